@@ -1,0 +1,3 @@
+"""cxrbench: adversarial robustness of chest X-ray classifiers."""
+
+__version__ = "0.1.0"

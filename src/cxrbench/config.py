@@ -1,0 +1,158 @@
+"""Structured-config schemas: every config group is checked before any work starts.
+
+Hydra composes the YAML files; :func:`validate` then merges each group into its
+dataclass schema, so a misspelt key, a wrong type or an unknown choice fails with
+one line that lists what is valid.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Optional
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from cxrbench.data.labels import NIH_FINDING_PREVALENCE
+from cxrbench.errors import ConfigError
+
+
+@dataclass
+class PhantomDataConfig:
+    source: str = "phantom"
+    n_train: int = 3000
+    n_val: int = 300
+    n_test: int = 200
+    test_positives: int = 93
+    prevalence: float = NIH_FINDING_PREVALENCE
+    lesion_contrast: float = 1.0
+    noise: float = 0.02
+    seed: int = 0
+
+
+@dataclass
+class NihDataConfig:
+    source: str = "nih"
+    root: Optional[str] = None
+    csv: Optional[str] = None
+    split: str = "patient"
+    seed: int = 0
+    test_size: int = 200
+    test_positives: int = 93
+    val_size: Optional[int] = None
+    num_workers: int = 2
+
+
+@dataclass
+class ModelConfig:
+    name: str = "nasnet"
+    channels: int = 1
+    input_size: int = 331
+    batch_size: int = 8
+    checkpoint: Optional[str] = None
+
+
+@dataclass
+class PoolingConfig:
+    mode: str = "max"
+
+
+@dataclass
+class TrainConfig:
+    name: str = "quick"
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    rmsprop_alpha: float = 0.9
+    rmsprop_eps: float = 1.0
+    schedule: str = "cosine"
+    warmup_steps: int = 0
+    decay_epochs: float = 4.0
+    decay_rate: float = 0.94
+    epochs: Optional[int] = None
+    max_steps: Optional[int] = None
+    eval_every: Optional[int] = None
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    input_size: int = 80
+    grad_clip: Optional[float] = None
+    label_smoothing: float = 0.0
+    bn_recalibration_batches: int = 0
+
+
+@dataclass
+class PathsConfig:
+    root: Optional[str] = None
+    cache_dir: str = "data/cache"
+    results_dir: str = "results"
+
+
+@dataclass
+class RunConfig:
+    data: Any
+    model: ModelConfig
+    pooling: PoolingConfig
+    train: TrainConfig
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    attack: Optional[str] = None
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+    deterministic: bool = True
+
+
+DATA_SCHEMAS: dict[str, type] = {"phantom": PhantomDataConfig, "nih": NihDataConfig}
+OPTIMIZERS = ("rmsprop_tf", "adamw", "sgd")
+SCHEDULES = ("step", "cosine", "constant")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _typed(schema: type, node: Any, where: str):
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        valid = ", ".join(f.name for f in fields(schema))
+        key = getattr(exc, "full_key", None) or getattr(exc, "key", "")
+        raise ConfigError(f"invalid config '{where}': {exc.msg if hasattr(exc, 'msg') else exc} "
+                          f"(key {key!r}; valid keys: {valid})".replace("\n", " ")) from None
+
+
+def _choice(value: str, valid: tuple[str, ...], where: str) -> None:
+    if value not in valid:
+        raise ConfigError(f"unknown {where} {value!r}; choose one of: {', '.join(valid)}")
+
+
+def validate(cfg: DictConfig) -> RunConfig:
+    """Check the composed config against the schemas and return it typed."""
+    from cxrbench.models import POOLING_MODES, list_models
+
+    raw = OmegaConf.to_container(cfg, resolve=True)
+    raw.pop("hydra", None)
+    data = raw.get("data") or {}
+    source = data.get("source")
+    _choice(source, tuple(DATA_SCHEMAS), "data source")
+    top = {f.name for f in fields(RunConfig)}
+    unknown = sorted(set(raw) - top)
+    if unknown:
+        raise ConfigError(f"unknown top-level config keys {unknown}; valid keys: {', '.join(sorted(top))}")
+    run = RunConfig(
+        data=_typed(DATA_SCHEMAS[source], data, "data"),
+        model=_typed(ModelConfig, raw.get("model", {}), "model"),
+        pooling=_typed(PoolingConfig, raw.get("pooling", {}), "pooling"),
+        train=_typed(TrainConfig, raw.get("train", {}), "train"),
+        paths=_typed(PathsConfig, raw.get("paths", {}), "paths"),
+        attack=raw.get("attack"), seed=raw.get("seed", 0), device=raw.get("device", "auto"),
+        progress=raw.get("progress", True), deterministic=raw.get("deterministic", True),
+    )
+    _choice(run.model.name, tuple(list_models()), "model")
+    _choice(run.pooling.mode, POOLING_MODES, "pooling")
+    _choice(run.train.optimizer, OPTIMIZERS, "train.optimizer")
+    _choice(run.train.schedule, SCHEDULES, "train.schedule")
+    _choice(run.device, DEVICES, "device")
+    if (run.train.epochs is None) == (run.train.max_steps is None):
+        raise ConfigError("set exactly one of train.epochs and train.max_steps")
+    if source == "nih" and not run.data.root:
+        raise ConfigError("data=nih needs data.root=/path/to/ChestX-ray14 (the folder with images_*/ "
+                          "or images/ and Data_Entry_2017.csv)")
+    return run

@@ -1,0 +1,67 @@
+"""ChestX-ray14 from a user-supplied root, laid out as NIH distributes it."""
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from cxrbench.data.nih import index_images, load_image, load_metadata, resolve_image_paths
+from cxrbench.data.sources import register_data_source
+from cxrbench.data.splits import Split, make_split
+from cxrbench.errors import DataError
+
+
+def _resolve(path: str | None, project_root: Path | None) -> Path | None:
+    if path is None:
+        return None
+    p = Path(os.path.expanduser(path))
+    return p if p.is_absolute() or project_root is None else (project_root / p)
+
+
+@register_data_source("nih")
+class NihSource:
+    """Metadata from the root's CSV (or torchxrayvision's bundled copy), pixels from the root."""
+
+    def __init__(self, config, project_root: Path | None = None):
+        self.config = config
+        self.root = _resolve(config.root, project_root)
+        self.csv = _resolve(config.csv, project_root)
+
+    def check_root(self) -> None:
+        """Fail early, before any work, when images are needed but the root is missing."""
+        if self.root is None:
+            raise DataError("data=nih needs data.root=/path/to/ChestX-ray14 (the folder with images_*/ "
+                            "or images/ and Data_Entry_2017.csv)")
+        if not self.root.is_dir():
+            raise DataError(f"data root {self.root} does not exist; set data.root=/path/to/ChestX-ray14 "
+                            "(the folder holding images_*/ or images/ and Data_Entry_2017.csv)")
+
+    @cached_property
+    def _table(self) -> pd.DataFrame:
+        root = self.root if self.root is not None and self.root.is_dir() else None
+        return load_metadata(root, csv_path=self.csv).set_index("image_id", drop=False)
+
+    def table(self) -> pd.DataFrame:
+        return self._table
+
+    def description(self) -> dict:
+        return {"source": "nih", "root": str(self.root.resolve()) if self.root else None,
+                "metadata": self._table.attrs.get("source")}
+
+    def split(self) -> Split:
+        c = self.config
+        return make_split(self._table.reset_index(drop=True), c.split, c.seed, root=self.root,
+                          test_size=c.test_size, test_positives=c.test_positives, val_size=c.val_size)
+
+    @cached_property
+    def _index(self) -> dict[str, Path]:
+        self.check_root()
+        return index_images(self.root)
+
+    def loader(self, ids: list[str], size: int) -> Callable[[int], np.ndarray]:
+        paths = resolve_image_paths(self._index, ids)  # fails on the first missing image, before caching
+        return lambda row: load_image(paths[row], size)

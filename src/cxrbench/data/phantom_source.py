@@ -1,0 +1,86 @@
+"""The embedded default data: phantom radiographs split like the paper's protocol."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from functools import cached_property
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from cxrbench.data.cache import to_uint8
+from cxrbench.data.labels import NIH_LABELS
+from cxrbench.data.phantom import PhantomParams, case_rng, generate, sample_case
+from cxrbench.data.sources import register_data_source
+from cxrbench.data.splits import Split
+from cxrbench.errors import ConfigError
+
+_STREAMS = {"train": 0, "val": 1, "test": 2}
+
+
+@register_data_source("phantom")
+class PhantomSource:
+    """Train/val images drawn at the configured prevalence; the test set has exactly
+    ``test_positives`` finding images out of ``n_test`` (93 of 200, as in the paper)."""
+
+    def __init__(self, config, project_root: Path | None = None):
+        if not 0 <= config.test_positives <= config.n_test:
+            raise ConfigError(f"data.test_positives={config.test_positives} must lie in [0, data.n_test]")
+        self.config = config
+        self.params = PhantomParams(prevalence=config.prevalence, lesion_contrast=config.lesion_contrast,
+                                    noise=config.noise)
+
+    def description(self) -> dict:
+        return {"source": "phantom", **{k: v for k, v in asdict(self.config).items() if k != "source"}}
+
+    def _stream_seed(self, subset: str) -> int:
+        return self.config.seed * 10 + _STREAMS[subset]
+
+    @cached_property
+    def _forced_test(self) -> np.ndarray:
+        order = np.random.default_rng([self.config.seed, 93]).permutation(self.config.n_test)
+        forced = np.zeros(self.config.n_test, dtype=bool)
+        forced[order[: self.config.test_positives]] = True
+        return forced
+
+    def _positive(self, subset: str, index: int) -> bool | None:
+        return bool(self._forced_test[index]) if subset == "test" else None
+
+    @staticmethod
+    def _parse(image_id: str) -> tuple[str, int]:
+        _, subset, index = image_id.split("-")
+        return subset, int(index)
+
+    @cached_property
+    def _ids(self) -> dict[str, list[str]]:
+        c = self.config
+        sizes = {"train": c.n_train, "val": c.n_val, "test": c.n_test}
+        return {s: [f"phantom-{s}-{i:06d}" for i in range(n)] for s, n in sizes.items()}
+
+    def split(self) -> Split:
+        ids = self._ids
+        return Split(name="phantom", seed=self.config.seed, train=np.array(ids["train"]),
+                     val=np.array(ids["val"]), test=np.array(ids["test"]))
+
+    @cached_property
+    def _table(self) -> pd.DataFrame:
+        rows = []
+        for subset, ids in self._ids.items():
+            for index, image_id in enumerate(ids):
+                rng = case_rng(self._stream_seed(subset), index)
+                case = sample_case(rng, self.params, self._positive(subset, index))
+                rows.append([image_id, _STREAMS[subset] * 10**7 + index, case.target, "|".join(case.findings) or "No Finding",
+                             *case.label_vector()])
+        table = pd.DataFrame(rows, columns=["image_id", "patient_id", "target", "finding_labels", *NIH_LABELS])
+        return table.set_index("image_id", drop=False)
+
+    def table(self) -> pd.DataFrame:
+        return self._table
+
+    def loader(self, ids: list[str], size: int) -> Callable[[int], np.ndarray]:
+        def load(row: int) -> np.ndarray:
+            subset, index = self._parse(ids[row])
+            sample = generate(self._stream_seed(subset), index, size, self.params, self._positive(subset, index))
+            return to_uint8(sample.image)
+        return load

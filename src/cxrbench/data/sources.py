@@ -1,0 +1,54 @@
+"""Data-source registry: each source turns its config into a split, labels and pixels."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+import pandas as pd
+
+from cxrbench.errors import ConfigError
+
+
+class DataSource(Protocol):
+    """What the pipeline needs from a dataset.
+
+    ``table`` has one row per image with ``image_id``, ``patient_id``, ``target``
+    and one int column per ChestX-ray14 label; ``loader`` returns a function that
+    renders row ``i`` of ``ids`` as a uint8 ``(size, size)`` image.
+    """
+
+    def description(self) -> dict: ...
+
+    def table(self) -> pd.DataFrame: ...
+
+    def split(self) -> "Split": ...  # noqa: F821
+
+    def loader(self, ids: list[str], size: int) -> Callable[[int], np.ndarray]: ...
+
+
+_SOURCES: dict[str, Callable[[Any, Path], DataSource]] = {}
+
+
+def register_data_source(name: str):
+    """Class decorator adding a source constructible as ``cls(config, project_root)``."""
+    def add(cls):
+        if name in _SOURCES:
+            raise ValueError(f"data source {name!r} is already registered")
+        _SOURCES[name] = cls
+        return cls
+    return add
+
+
+def list_data_sources() -> list[str]:
+    return sorted(_SOURCES)
+
+
+def create_data_source(config: Any, project_root: Path) -> DataSource:
+    """Instantiate the source named by ``config.source``."""
+    try:
+        cls = _SOURCES[config.source]
+    except KeyError:
+        raise ConfigError(f"unknown data source {config.source!r}; choose one of: "
+                          f"{', '.join(list_data_sources())}") from None
+    return cls(config, project_root)

@@ -1,0 +1,21 @@
+"""User-facing errors: one line that names the problem and the fix."""
+
+
+class CxrBenchError(Exception):
+    """Base class for errors caused by bad input or configuration.
+
+    Entry points catch these and print ``error: <message>`` with a non-zero exit
+    instead of a traceback, so the message itself must say what to do.
+    """
+
+
+class ConfigError(CxrBenchError):
+    """A configuration value is unknown, misspelt or inconsistent."""
+
+
+class DataError(CxrBenchError):
+    """Input data is missing, corrupt or laid out unexpectedly."""
+
+
+class CheckpointError(CxrBenchError):
+    """A checkpoint does not belong to the requested model variant."""

@@ -1,0 +1,117 @@
+"""The run: data, model (trained or reused), clean evaluation, record.
+
+``scripts/run.py`` is a thin Hydra entry point around :func:`run_clean`; tests
+call it directly on a composed, shrunken config.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cxrbench.config import RunConfig
+from cxrbench.data import create_data_source
+from cxrbench.data.build import build_data
+from cxrbench.evaluation.metrics import binary_metrics
+from cxrbench.evaluation.predict import predict_proba
+from cxrbench.models import create_model
+from cxrbench.reporting.records import make_record, write_record
+from cxrbench.training.checkpoint import check_identity, load_weights, read_checkpoint
+from cxrbench.training.runtime import resolve_runtime, seed_everything
+from cxrbench.training.store import checkpoint_key, ensure_trained
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+    cache: Path
+    results: Path
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.results / "checkpoints"
+
+    @property
+    def records(self) -> Path:
+        return self.results / "records"
+
+    @property
+    def splits(self) -> Path:
+        return self.results / "splits"
+
+
+def resolve_paths(cfg: RunConfig, default_root: Path) -> Paths:
+    """Relative paths in the config are relative to the project root."""
+    root = Path(cfg.paths.root).expanduser() if cfg.paths.root else Path(default_root)
+
+    def under_root(p: str) -> Path:
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else root / p
+
+    return Paths(root=root, cache=under_root(cfg.paths.cache_dir), results=under_root(cfg.paths.results_dir))
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def run_clean(cfg: RunConfig, default_root: Path, log=print) -> dict:
+    """Train (or reuse) the configured variant and evaluate it on the clean test split.
+
+    Returns the record written under ``results/records/clean/``.
+    """
+    wall = time.perf_counter()
+    paths = resolve_paths(cfg, default_root)
+    seed_everything(cfg.seed, cfg.deterministic)
+    runtime = resolve_runtime(cfg.device)
+    source = create_data_source(cfg.data, paths.root)
+    if hasattr(source, "check_root"):
+        source.check_root()  # fail on a missing data root before any work
+    model = create_model(cfg.model.name, cfg.pooling.mode, input_size=cfg.train.input_size,
+                         channels=cfg.model.channels)
+    given = Path(cfg.model.checkpoint).expanduser() if cfg.model.checkpoint else None
+    if given is not None:
+        check_identity(read_checkpoint(given), model.identity, given)  # refuse a foreign one up front
+
+    subsets = ("test",) if given is not None else ("train", "val", "test")
+    data = build_data(source, cfg.train.input_size, paths.cache, progress=cfg.progress, subsets=subsets)
+    split_digest = data.split.write(paths.splits / f"{data.split.name}-{data.split.seed}.csv")
+    log(f"data: {data.description['source']} split={data.split.name} sizes={data.split.sizes()} "
+        f"digest={split_digest[:12]}")
+
+    if given is not None:
+        load_weights(model, given)
+        model = runtime.prepare(model)
+        key, training = f"ckpt-{_file_digest(given)}", {"checkpoint": str(given), "reused": True}
+    else:
+        key = checkpoint_key(data.description, split_digest, model, cfg.train, cfg.seed)
+        trained = ensure_trained(model, data, cfg.train, paths.checkpoints, runtime, seed=cfg.seed,
+                                 progress=cfg.progress)
+        model = trained.model
+        training = {"checkpoint": str(trained.directory / "best.pt"), "reused": trained.reused,
+                    **{k: trained.summary[k] for k in ("best_step", "best_val_auc", "steps", "train_seconds")}}
+        verb = "reused" if trained.reused else "trained"
+        log(f"model: {verb} {model.identity.model}/{model.identity.pooling} at {model.identity.input_size}px "
+            f"(best val AUC {training['best_val_auc']:.3f} at step {training['best_step']}, "
+            f"{training['train_seconds']:.0f} s of training) -> {trained.directory}")
+
+    probs = predict_proba(model, data.test, runtime, cfg.train.eval_batch_size)
+    metrics = binary_metrics(data.test.targets, probs)
+    record = make_record(
+        "clean", config=_plain(cfg), seed=cfg.seed, root=paths.root, metrics=metrics,
+        split={"name": data.split.name, "digest": split_digest, "sizes": data.split.sizes()},
+        model=model.identity.as_dict(), data=data.description, training=training, device=str(runtime.device),
+        wall_seconds=time.perf_counter() - wall)
+    ident = model.identity
+    path = write_record(paths.records / "clean" / f"{ident.model}-{ident.pooling}-{key}.json", record)
+    log(f"clean test: accuracy {metrics['accuracy']:.3f}  AUC {metrics['auc']:.3f}  "
+        f"(n={metrics['n']}, {metrics['n_positive']} with a finding)")
+    log(f"record: {path}")
+    return record
+
+
+def _plain(cfg: RunConfig) -> dict:
+    out = asdict(cfg)
+    out["data"] = asdict(cfg.data)
+    return out

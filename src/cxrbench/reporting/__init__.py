@@ -1,0 +1,1 @@
+"""Result records, manifests and (later) tables and figures."""

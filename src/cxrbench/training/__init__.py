@@ -1,0 +1,1 @@
+"""Training: optimisers, schedules, the loop, checkpoints and their cache."""

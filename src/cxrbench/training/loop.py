@@ -1,0 +1,107 @@
+"""The training loop: resumable, seeded, best checkpoint by validation AUC."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from cxrbench.config import TrainConfig
+from cxrbench.data.datasets import DataBundle
+from cxrbench.evaluation.metrics import binary_metrics
+from cxrbench.evaluation.predict import predict_proba
+from cxrbench.models.factory import CXRClassifier
+from cxrbench.training.batchnorm import recalibrate_batchnorm
+from cxrbench.training.checkpoint import check_identity, read_checkpoint, save_checkpoint
+from cxrbench.training.optim import build_optimizer, build_scheduler
+from cxrbench.training.runtime import Runtime
+
+
+@dataclass
+class FitResult:
+    best_path: Path
+    best_step: int
+    best_val_auc: float
+    steps: int
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    # One generator per epoch: a resumed run reproduces the interrupted epoch's order exactly.
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+
+
+def fit(model: CXRClassifier, data: DataBundle, cfg: TrainConfig, run_dir: Path, runtime: Runtime,
+        *, seed: int = 0, progress: bool = True) -> FitResult:
+    """Train ``model`` on ``data.train``; evaluate on ``data.val`` every ``eval_every`` steps.
+
+    ``run_dir/last.pt`` is written at each evaluation so an interrupted run resumes
+    from there; ``run_dir/best.pt`` holds the weights with the best validation AUC.
+    """
+    run_dir = Path(run_dir)
+    n = len(data.train)
+    steps_per_epoch = max(1, n // cfg.batch_size)  # drop the ragged last batch: BatchNorm dislikes tiny ones
+    total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch
+    eval_every = cfg.eval_every or steps_per_epoch
+    model = runtime.prepare(model)
+    optimizer = build_optimizer(model, cfg)
+    scheduler = build_scheduler(optimizer, cfg, steps_per_epoch, total)
+    scaler = torch.amp.GradScaler("cuda", enabled=runtime.amp)
+    step, best_auc, best_step, history, elapsed = 0, -math.inf, -1, [], 0.0
+
+    last = run_dir / "last.pt"
+    if last.exists():
+        state = read_checkpoint(last)
+        check_identity(state, model.identity, last)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        step, best_auc, best_step = state["step"], state["best_val_auc"], state["best_step"]
+        history, elapsed = list(state["history"]), state["seconds"]
+
+    bar = tqdm(total=total, initial=step, desc=f"train {model.identity.model}/{model.identity.pooling}",
+               disable=not progress, dynamic_ncols=True)
+    started = time.perf_counter() - elapsed
+    model.train()
+    while step < total:
+        epoch, offset = divmod(step, steps_per_epoch)
+        order = _epoch_order(n, seed, epoch)
+        start = offset * cfg.batch_size
+        x, y = data.train.batch(order[start:start + cfg.batch_size].numpy())
+        with runtime.autocast():
+            loss = F.cross_entropy(model(runtime.batch(x)), y.to(runtime.device),
+                                   label_smoothing=cfg.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if cfg.grad_clip:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}", best_auc=f"{best_auc:.3f}" if best_step >= 0 else "-")
+        if step % eval_every == 0 or step == total:
+            recalibrate_batchnorm(model, data.train, runtime, batches=cfg.bn_recalibration_batches,
+                                  batch_size=cfg.batch_size, seed=seed + step)
+            probs = predict_proba(model, data.val, runtime, cfg.eval_batch_size)
+            metrics = binary_metrics(data.val.targets, probs)
+            history.append({"step": step, "loss": float(loss.item()), "val_accuracy": metrics["accuracy"],
+                            "val_auc": metrics["auc"], "lr": scheduler.get_last_lr()[0]})
+            if metrics["auc"] > best_auc or best_step < 0:
+                best_auc, best_step = metrics["auc"], step
+                save_checkpoint(run_dir / "best.pt", model, step=step, val=metrics)
+            save_checkpoint(last, model, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                            scaler=scaler.state_dict(), step=step, best_val_auc=best_auc, best_step=best_step,
+                            history=history, seconds=time.perf_counter() - started)
+            model.train()
+    bar.close()
+    return FitResult(best_path=run_dir / "best.pt", best_step=best_step, best_val_auc=best_auc, steps=step,
+                     history=history, seconds=time.perf_counter() - started)

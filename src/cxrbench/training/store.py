@@ -1,0 +1,65 @@
+"""Trained checkpoints cached by what determines them, reused across runs and sweep jobs."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from cxrbench.config import TrainConfig
+from cxrbench.data.datasets import DataBundle
+from cxrbench.models.factory import CXRClassifier
+from cxrbench.reporting.io import atomic_write_json
+from cxrbench.training.checkpoint import load_weights
+from cxrbench.training.loop import fit
+from cxrbench.training.runtime import Runtime
+
+# Settings that change how fast, not what, a model learns are left out of the key.
+_TRAIN_KEYS_IGNORED = ("eval_batch_size",)
+
+
+def checkpoint_key(data_description: dict, split_digest: str, model: CXRClassifier, train: TrainConfig,
+                   seed: int) -> str:
+    """Hash of (data, split, model variant, training recipe, seed)."""
+    recipe = {k: v for k, v in asdict(train).items() if k not in _TRAIN_KEYS_IGNORED}
+    blob = json.dumps({"data": data_description, "split": split_digest, "model": model.identity.as_dict(),
+                       "train": recipe, "seed": seed}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class TrainedModel:
+    model: CXRClassifier
+    directory: Path
+    reused: bool
+    summary: dict
+
+
+def ensure_trained(model: CXRClassifier, data: DataBundle, train: TrainConfig, checkpoint_root: Path,
+                   runtime: Runtime, *, seed: int, progress: bool = True) -> TrainedModel:
+    """Return ``model`` loaded with its best checkpoint, training it first if no finished one exists.
+
+    A finished run leaves ``done.json``; an unfinished one leaves ``last.pt`` and is
+    resumed. A file lock keeps two jobs from training the same variant at once.
+    """
+    ident = model.identity
+    key = checkpoint_key(data.description, data.split.digest(), model, train, seed)
+    directory = Path(checkpoint_root) / f"{ident.model}-{ident.pooling}-{ident.input_size}px-{key}"
+    directory.mkdir(parents=True, exist_ok=True)
+    done = directory / "done.json"
+    with FileLock(str(directory / ".lock")):
+        reused = done.exists()
+        if not reused:
+            atomic_write_json(directory / "config.json", {
+                "data": data.description, "split_digest": data.split.digest(), "model": ident.as_dict(),
+                "train": asdict(train), "seed": seed})
+            result = fit(model, data, train, directory, runtime, seed=seed, progress=progress)
+            atomic_write_json(done, {"best_step": result.best_step, "best_val_auc": result.best_val_auc,
+                                     "steps": result.steps, "train_seconds": result.seconds,
+                                     "history": result.history, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        load_weights(model, directory / "best.pt")
+    summary = json.loads(done.read_text())
+    return TrainedModel(model=runtime.prepare(model), directory=directory, reused=reused, summary=summary)
