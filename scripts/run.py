@@ -10,15 +10,17 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from cxrbench.cli import preflight
+from cxrbench.config import validate
+from cxrbench.errors import CxrBenchError
+from cxrbench.pipeline import run_clean
+
 ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
 def main(cfg: DictConfig) -> None:
-    from cxrbench.config import validate
-    from cxrbench.errors import CxrBenchError
-    from cxrbench.pipeline import run_clean
-
     try:
         run = validate(cfg)
         if run.attack is not None:
@@ -31,4 +33,9 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    try:
+        preflight(sys.argv[1:], CONFIGS)
+    except CxrBenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     main()

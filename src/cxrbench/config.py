@@ -109,13 +109,14 @@ DEVICES = ("auto", "cpu", "cuda")
 
 def _typed(schema: type, node: Any, where: str):
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
-        return OmegaConf.to_object(merged)
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), node))
     except OmegaConfBaseException as exc:
-        valid = ", ".join(f.name for f in fields(schema))
-        key = getattr(exc, "full_key", None) or getattr(exc, "key", "")
-        raise ConfigError(f"invalid config '{where}': {exc.msg if hasattr(exc, 'msg') else exc} "
-                          f"(key {key!r}; valid keys: {valid})".replace("\n", " ")) from None
+        key = f"{where}.{exc.full_key}" if getattr(exc, "full_key", None) else where
+        reason = str(getattr(exc, "msg", exc)).strip().splitlines()[0]
+        if "not in" in reason:
+            valid = ", ".join(f.name for f in fields(schema))
+            raise ConfigError(f"unknown config key '{key}'; valid keys under '{where}': {valid}") from None
+        raise ConfigError(f"invalid value for '{key}': {reason}") from None
 
 
 def _choice(value: str, valid: tuple[str, ...], where: str) -> None:

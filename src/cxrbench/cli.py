@@ -1,0 +1,110 @@
+"""Command-line preflight: check overrides against the real config before Hydra starts a job.
+
+Hydra's own messages for a wrong group option or a misspelt key span several
+lines and arrive after the launcher started; this turns them into one line that
+lists the valid choices, and also runs the schema validation, for every value of
+a multirun sweep.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+
+from cxrbench.config import RunConfig, validate
+from cxrbench.errors import ConfigError
+
+_HYDRA_FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
+                           "--experimental-rerun", "--cfg", "-c", "--package", "-p", "--info", "-i"}
+
+
+def config_groups(config_dir: Path) -> dict[str, list[str]]:
+    """Each config group directory and the option names it offers."""
+    return {p.name: sorted(f.stem for f in p.glob("*.yaml"))
+            for p in sorted(Path(config_dir).iterdir()) if p.is_dir() and p.name != "hydra"}
+
+
+def user_overrides(argv: list[str]) -> list[str] | None:
+    """The ``key=value`` overrides of a command line, or None for help/inspection flags."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--help", "-h", "--hydra-help", "--version", "--shell-completion", "-sc", "--info", "-i",
+                   "--cfg", "-c", "--resolve"):
+            return None
+        if arg.startswith("-"):
+            skip = arg in _HYDRA_FLAGS_WITH_VALUE
+            continue
+        if not arg.split("=", 1)[0].lstrip("+~").startswith("hydra"):
+            out.append(arg)
+    return out
+
+
+def _expand(overrides: list[str]) -> list[list[str]]:
+    """One override list per sweep value (linear, not the cartesian grid: enough to check each value)."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    base = [o.input_line for o in parsed if not o.is_sweep_override()]
+    variants = [base]
+    for o in parsed:
+        if o.is_sweep_override():
+            prefix = o.input_line.split("=", 1)[0]
+            variants += [base + [f"{prefix}={value}"] for value in o.sweep_string_iterator()]
+    return variants
+
+
+def _check_choices(overrides: list[str], groups: dict[str, list[str]]) -> None:
+    for line in overrides:
+        key, _, value = line.partition("=")
+        group = key.lstrip("+~")
+        if group in groups and value and value not in groups[group]:
+            raise ConfigError(f"unknown {group} {value!r}; choose one of: {', '.join(groups[group])}")
+
+
+def _explain(exc: Exception, overrides: list[str], base: DictConfig | None) -> ConfigError:
+    text = str(exc)
+    missing = re.search(r"Key '([^']+)' is not in struct", text) or re.search(r"Could not override '([^']+)'", text)
+    override = re.search(r"Could not override '([^']+)'", text)
+    if missing and override and base is not None:
+        full = override.group(1)
+        parent = full.rsplit(".", 1)[0] if "." in full else ""
+        node = OmegaConf.select(base, parent) if parent else base
+        valid = ", ".join(sorted(node.keys())) if isinstance(node, DictConfig) else "none"
+        where = f"under '{parent}'" if parent else "at the top level"
+        return ConfigError(f"unknown config key '{full}'; valid keys {where}: {valid}")
+    return ConfigError(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+
+
+def _compose(config_dir: Path, config_name: str, overrides: list[str], groups: dict[str, list[str]]) -> DictConfig:
+    _check_choices(overrides, groups)
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=str(Path(config_dir).resolve())):
+            try:
+                return compose(config_name=config_name, overrides=overrides)
+            except HydraException as exc:
+                chosen = [o for o in overrides if o.split("=")[0] in groups]
+                raise _explain(exc, overrides, compose(config_name=config_name, overrides=chosen)) from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def load_config(overrides: list[str], config_dir: Path, config_name: str = "config") -> RunConfig:
+    """Compose and validate the config of one job outside a Hydra app (scripts, tests)."""
+    return validate(_compose(config_dir, config_name, overrides, config_groups(config_dir)))
+
+
+def preflight(argv: list[str], config_dir: Path, config_name: str = "config") -> None:
+    """Raise :class:`ConfigError` if any job of this command line would get an invalid config."""
+    overrides = user_overrides(argv)
+    if overrides is None:
+        return
+    groups = config_groups(config_dir)
+    for variant in _expand(overrides):
+        validate(_compose(config_dir, config_name, variant, groups))

@@ -1,0 +1,49 @@
+"""Shared test helpers: compose the real Hydra config, then shrink it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from cxrbench.config import RunConfig, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+#: Overrides that shrink the phantom pipeline to seconds (NASNet accepts 32 px, IRv2 needs 75).
+TINY = ["data.n_train=24", "data.n_val=12", "data.n_test=10", "data.test_positives=4",
+        "train.max_steps=2", "train.eval_every=1", "train.batch_size=4", "train.eval_batch_size=16",
+        "progress=false"]
+
+
+def compose_config(overrides: list[str], tmp: Path | None = None) -> RunConfig:
+    """The real composed config (``configs/config.yaml``) with ``overrides``, validated."""
+    extra = [f"paths.results_dir={tmp / 'results'}", f"paths.cache_dir={tmp / 'cache'}"] if tmp else []
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIGS)):
+        cfg = compose(config_name="config", overrides=overrides + extra)
+    GlobalHydra.instance().clear()
+    return validate(cfg)
+
+
+def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``scripts/run.py`` in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+
+
+@pytest.fixture
+def tiny_overrides(tmp_path: Path) -> list[str]:
+    return TINY + [f"paths.results_dir={tmp_path / 'results'}", f"paths.cache_dir={tmp_path / 'cache'}"]
