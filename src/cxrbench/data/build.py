@@ -24,7 +24,8 @@ def build_data(source: DataSource, size: int, cache_dir: Path, *, progress: bool
     datasets = {}
     for subset in ("train", "val", "test"):
         ids = list(getattr(split, subset)) if subset in subsets else []
-        cache = build_cache(cache_dir, description, ids, size, source.loader(ids, size), progress=progress)
+        cache = build_cache(cache_dir, description, ids, size, source.loader(ids, size), progress=progress,
+                            workers=source.workers)
         rows = table.loc[ids] if ids else table.iloc[:0]
         datasets[subset] = CachedImageDataset(cache, rows["target"].to_numpy(),
                                               rows[list(NIH_LABELS)].to_numpy(dtype=np.int8))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -48,8 +49,12 @@ class ImageCache:
     def complete(self) -> bool:
         return (self.directory / "meta.json").exists()
 
-    def build(self, load: ImageLoader, *, progress: bool = True, desc: str = "caching") -> "ImageCache":
-        """Fill every missing image with ``load(row)``; a no-op when already complete."""
+    def build(self, load: ImageLoader, *, progress: bool = True, desc: str = "caching",
+              workers: int = 1) -> "ImageCache":
+        """Fill every missing image with ``load(row)``, on ``workers`` threads; a no-op when complete.
+
+        Progress is saved every 512 images, so an interrupted build resumes where it stopped.
+        """
         if self.complete:
             return self
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -63,11 +68,16 @@ class ImageCache:
             filled_path = self.directory / "filled.npy"
             filled = np.load(filled_path) if mode == "r+" and filled_path.exists() else np.zeros(n, bool)
             todo = np.flatnonzero(~filled)
-            for count, row in enumerate(tqdm(todo, desc=desc, disable=not progress, leave=False), 1):
-                images[row] = load(int(row))
-                filled[row] = True
-                if count % 512 == 0:  # checkpoint progress so an interrupted build resumes
-                    images.flush()
+            with tqdm(total=len(todo), desc=desc, disable=not progress, leave=False) as bar, \
+                    ThreadPoolExecutor(max(1, workers)) as pool:
+                # Pillow and NumPy release the GIL while decoding and resizing, so threads scale.
+                for start in range(0, len(todo), 512):
+                    chunk = todo[start:start + 512]
+                    for row, image in zip(chunk, pool.map(load, (int(r) for r in chunk))):
+                        images[row] = image
+                        bar.update(1)
+                    filled[chunk] = True
+                    images.flush()  # pixels on disk before the marks, so a resumed build trusts them
                     np.save(filled_path, filled)
             images.flush()
             np.save(filled_path, filled)
@@ -96,10 +106,10 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def build_cache(root: Path, description: dict, ids: Iterable[str], size: int, load: ImageLoader,
-                *, progress: bool = True) -> ImageCache:
+                *, progress: bool = True, workers: int = 1) -> ImageCache:
     """Open (building if needed) the cache of ``ids`` at ``size`` under ``root``."""
     ids = list(ids)
     key = cache_key(description, ids, size)
     cache = ImageCache(Path(root) / f"{description.get('source', 'images')}-{size}px-{key}", ids, size,
                        description)
-    return cache.build(load, progress=progress, desc=f"caching {len(ids)} images at {size}px")
+    return cache.build(load, progress=progress, desc=f"caching {len(ids)} images at {size}px", workers=workers)

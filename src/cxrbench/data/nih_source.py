@@ -30,6 +30,7 @@ class NihSource:
         self.config = config
         self.root = _resolve(config.root, project_root)
         self.csv = _resolve(config.csv, project_root)
+        self.workers = max(1, config.num_workers)
 
     def check_root(self) -> None:
         """Fail early, before any work, when images are needed but the root is missing."""

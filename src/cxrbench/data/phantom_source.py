@@ -24,6 +24,8 @@ class PhantomSource:
     """Train/val images drawn at the configured prevalence; the test set has exactly
     ``test_positives`` finding images out of ``n_test`` (93 of 200, as in the paper)."""
 
+    workers = 1  # rendering is NumPy-bound and fast; threads would only contend
+
     def __init__(self, config, project_root: Path | None = None):
         if not 0 <= config.test_positives <= config.n_test:
             raise ConfigError(f"data.test_positives={config.test_positives} must lie in [0, data.n_test]")

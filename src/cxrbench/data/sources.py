@@ -15,8 +15,11 @@ class DataSource(Protocol):
 
     ``table`` has one row per image with ``image_id``, ``patient_id``, ``target``
     and one int column per ChestX-ray14 label; ``loader`` returns a function that
-    renders row ``i`` of ``ids`` as a uint8 ``(size, size)`` image.
+    renders row ``i`` of ``ids`` as a uint8 ``(size, size)`` image; ``workers``
+    threads call it while the cache is built.
     """
+
+    workers: int
 
     def description(self) -> dict: ...
 

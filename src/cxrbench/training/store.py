@@ -60,6 +60,8 @@ def ensure_trained(model: CXRClassifier, data: DataBundle, train: TrainConfig, c
             atomic_write_json(done, {"best_step": result.best_step, "best_val_auc": result.best_val_auc,
                                      "steps": result.steps, "train_seconds": result.seconds,
                                      "history": result.history, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+            # The resume point holds optimiser state (three times the weights); once done, it is dead weight.
+            (directory / "last.pt").unlink(missing_ok=True)
         load_weights(model, directory / "best.pt")
     summary = json.loads(done.read_text())
     return TrainedModel(model=runtime.prepare(model), directory=directory, reused=reused, summary=summary)

@@ -1,0 +1,222 @@
+"""Gradient-based attacks G1-G4 of Taghanaki et al. 2018, as minimal-perturbation searches.
+
+* G1 FGSM: one gradient at x₀, then the first adversarial on an ε grid (Foolbox 1.x
+  ``GradientSignAttack``), refined once when it is found early.
+* G2 PGD and G4 L∞ BIM: Foolbox 1.x's iterative L∞ attack with early return inside an ε search
+  that grows ε by ×1.5 until it fools, then bisects (``binary_search=True``).
+* G3 DeepFool: Foolbox 3's ``L2DeepFoolAttack``, the close equivalent of the 1.x attack.
+"""
+from __future__ import annotations
+
+import eagerpy as ep
+import foolbox as fb
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cxrbench.attacks.base import CountingAttack, is_fooled, logits_of
+from cxrbench.attacks.line_search import LineSearchAttack
+
+
+def logits_and_gradient(model: fb.Model, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits at ``x`` and the gradient of the summed cross-entropy for ``y``, in one pass."""
+    x = x.detach().requires_grad_(True)
+    logits = logits_of(model, x)
+    (grad,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), x)
+    return logits.detach(), grad
+
+
+class FGSM(LineSearchAttack):
+    """G1: x' = clip(x₀ + ε·sign(∇CE)·(max−min)) for ε on a grid, first adversarial kept.
+
+    Args:
+        steps: grid points in (0, max_epsilon] (1000 in the paper's Foolbox).
+        max_epsilon: top of the grid, relative to the bounds' range.
+        refine_within: refine when the first hit lies within this many grid points...
+        refine_steps: ...by searching this many points in (0, ε].
+        chunk: grid points evaluated together per sample (speed only).
+        batch_size: images per forward.
+    """
+
+    distance = fb.distances.linf
+
+    def __init__(self, *, steps: int = 1000, max_epsilon: float = 1.0, refine_within: int = 20,
+                 refine_steps: int = 20, chunk: int = 16, batch_size: int = 128):
+        self.steps, self.max_epsilon = steps, max_epsilon
+        self.refine_within, self.refine_steps = refine_within, refine_steps
+        self.chunk, self.batch_size = chunk, batch_size
+
+    def grid(self) -> np.ndarray:
+        return np.linspace(0, self.max_epsilon, self.steps + 1)[1:]
+
+    def prepare(self, model, x, y, rows):
+        _, grad = logits_and_gradient(model, x, y)
+        self.stats.count(rows, queries=1, gradients=1)
+        lo, hi = model.bounds
+        return grad.sign() * (hi - lo)
+
+    def perturb(self, x, eps, state, model):
+        return x + eps.view(-1, *([1] * (x.dim() - 1))) * state
+
+    def attack(self, model, x, y, rows):
+        grid = self.grid()
+        direction = self.prepare(model, x, y, rows)
+        adv, found = self.search(model, x, y, rows, grid, direction)
+        early = np.flatnonzero(found <= grid[min(self.refine_within, len(grid)) - 1])
+        for i in early:  # Foolbox 1.x refines once when the first hit came very early
+            one = slice(i, i + 1)
+            fine = np.linspace(0, found[i], self.refine_steps + 1)[1:]
+            sub_adv, sub_found = self.search(model, x[one], y[one], rows[one], fine, direction[one])
+            if not np.isnan(sub_found[0]):
+                adv[i], found[i] = sub_adv[0], sub_found[0]
+        return adv, found
+
+
+class IterativeLinfAttack(CountingAttack):
+    """G2 PGD / G4 BIM: sign-gradient steps in an ε-ball, inside a grow-then-bisect ε search.
+
+    One run at ε: ``iterations`` steps of α = ``rel_stepsize``·ε·(max−min), projection onto the
+    ε-ball, clipping; a sample stops at its first adversarial iterate (``return_early``). The
+    search keeps α/ε fixed: start at ``epsilon``, grow ×1.5 up to ``max_growth`` times until
+    adversarial, then bisect ``binary_search_steps`` times between the largest failing and the
+    smallest fooling ε. Only unsolved samples are worked on. The returned image is the
+    smallest-MSE adversarial seen in any run; ``found`` is the smallest fooling ε.
+
+    Args:
+        epsilon: first ε, relative to the bounds' range.
+        rel_stepsize: α/ε (BIM 0.05/0.3, PGD 0.01/0.3 in Foolbox 1.x).
+        iterations: steps per run.
+        binary_search_steps: bisections after the first success.
+        max_growth: ×1.5 growths before giving up.
+        random_start: start from a uniform point in the ε-ball (off in the paper).
+        seed: random-start seed.
+        batch_size: images per forward/backward.
+    """
+
+    distance = fb.distances.linf
+
+    def __init__(self, *, epsilon: float = 0.3, rel_stepsize: float = 0.05 / 0.3, iterations: int = 10,
+                 binary_search_steps: int = 20, max_growth: int = 20, random_start: bool = False,
+                 seed: int = 0, batch_size: int = 64):
+        self.epsilon, self.rel_stepsize, self.iterations = epsilon, rel_stepsize, iterations
+        self.binary_search_steps, self.max_growth = binary_search_steps, max_growth
+        self.random_start, self.seed, self.batch_size = random_start, seed, batch_size
+
+    def run_at(self, model, x0: torch.Tensor, y: torch.Tensor, eps: torch.Tensor,
+               rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """One run at per-sample ``eps``; returns (last or first adversarial iterate, fooled)."""
+        lo, hi = model.bounds
+        shape = (-1,) + (1,) * (x0.dim() - 1)
+        radius = (eps * (hi - lo)).view(shape)
+        step = self.rel_stepsize * radius
+        x = x0.clone()
+        if self.random_start:
+            g = torch.Generator(device="cpu").manual_seed(self.seed)
+            x = (x + (torch.rand(x.shape, generator=g).to(x) * 2 - 1) * radius).clamp(lo, hi)
+        fooled = torch.zeros(len(x0), dtype=torch.bool, device=x0.device)
+        active = torch.arange(len(x0), device=x0.device)
+        for i in range(self.iterations + 1):
+            if i == self.iterations:  # the last iterate still needs its verdict
+                with torch.no_grad():
+                    hit = logits_of(model, x[active]).argmax(1) != y[active]
+                self.stats.count(rows[active.cpu().numpy()], queries=1)
+            else:
+                # The forward of the gradient pass doubles as the adversarial check of the current
+                # iterate, so early return costs no extra model call.
+                logits, grad = logits_and_gradient(model, x[active], y[active])
+                self.stats.count(rows[active.cpu().numpy()], queries=1, gradients=1)
+                hit = logits.argmax(1) != y[active]
+            fooled[active[hit]] = True
+            active = active[~hit]
+            if i == self.iterations or not len(active):
+                break
+            grad = grad[~hit]
+            moved = x[active] + step[active] * grad.sign()
+            x[active] = torch.minimum(torch.maximum(moved, x0[active] - radius[active]),
+                                      x0[active] + radius[active]).clamp(lo, hi)
+        return x, fooled
+
+    def attack(self, model, x, y, rows):
+        n = len(x)
+        best, best_mse = x.clone(), torch.full((n,), float("inf"), device=x.device)
+        low = np.zeros(n)                  # largest ε known to fail
+        high = np.full(n, np.nan)          # smallest ε known to fool
+
+        def try_eps(sel: np.ndarray, eps: np.ndarray) -> np.ndarray:
+            fooled = np.zeros(len(sel), bool)
+            for start in range(0, len(sel), self.batch_size):
+                part = sel[start:start + self.batch_size]
+                idx = torch.as_tensor(part, device=x.device)
+                e = torch.as_tensor(eps[start:start + self.batch_size], dtype=x.dtype, device=x.device)
+                adv, hit = self.run_at(model, x[idx], y[idx], e, rows[part])
+                mse = (adv - x[idx]).flatten(1).pow(2).mean(1)
+                better = hit & (mse < best_mse[idx])
+                best[idx[better]] = adv[better]
+                best_mse[idx[better]] = mse[better]
+                fooled[start:start + len(part)] = hit.cpu().numpy()
+            return fooled
+
+        eps = np.full(n, self.epsilon)
+        todo = np.arange(n)
+        for _ in range(self.max_growth + 1):
+            hit = try_eps(todo, eps[todo])
+            high[todo[hit]] = eps[todo[hit]]
+            low[todo[~hit]] = eps[todo[~hit]]
+            todo = todo[~hit]
+            if not len(todo):
+                break
+            eps[todo] *= 1.5
+        solved = np.flatnonzero(~np.isnan(high))
+        for _ in range(self.binary_search_steps):
+            if not len(solved):
+                break
+            mid = (low[solved] + high[solved]) / 2
+            hit = try_eps(solved, mid)
+            high[solved[hit]] = mid[hit]
+            low[solved[~hit]] = mid[~hit]
+        self.stats.lower[rows] = np.where(np.isnan(high), np.nan, low)
+        unsolved = torch.as_tensor(np.isnan(high), device=x.device)
+        best[unsolved] = x[unsolved]
+        return best, high
+
+
+class DeepFool(CountingAttack):
+    """G3: Foolbox 3's ``L2DeepFoolAttack`` (overshoot on the summed perturbation).
+
+    Args:
+        steps: maximum DeepFool iterations (100 in the paper's Foolbox).
+        overshoot: relative overshoot.
+        loss: ``logits`` or ``crossentropy``.
+    """
+
+    distance = fb.distances.l2
+
+    def __init__(self, *, steps: int = 100, overshoot: float = 0.05, loss: str = "crossentropy"):
+        self.steps, self.overshoot, self.loss = steps, overshoot, loss
+
+    def attack(self, model, x, y, rows):
+        counted = _CountedModel(model)
+        inner = fb.attacks.L2DeepFoolAttack(steps=self.steps, overshoot=self.overshoot, loss=self.loss)
+        adv = inner.run(counted, ep.astensor(x), fb.criteria.Misclassification(ep.astensor(y))).raw
+        # Foolbox's DeepFool forwards the whole batch at every step and takes one gradient.
+        self.stats.count(rows, queries=counted.calls + 1, gradients=counted.gradient_calls)
+        fooled = is_fooled(model, adv, y)
+        adv = torch.where(fooled.view(-1, *([1] * (x.dim() - 1))), adv, x)
+        size = (adv - x).flatten(1).norm(dim=1).cpu().numpy()
+        return adv, np.where(fooled.cpu().numpy(), size, np.nan)
+
+
+class _CountedModel(fb.models.Model):
+    """Counts calls (and calls that build a graph) to a Foolbox model."""
+
+    def __init__(self, inner: fb.Model):
+        self.inner, self.calls, self.gradient_calls = inner, 0, 0
+
+    @property
+    def bounds(self):
+        return self.inner.bounds
+
+    def __call__(self, inputs):
+        self.calls += 1
+        self.gradient_calls += int(ep.astensor(inputs).raw.requires_grad)
+        return self.inner(inputs)
