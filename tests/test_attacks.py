@@ -25,11 +25,14 @@ ATTACKS = {
 
 @pytest.fixture(scope="module")
 def setup():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny convolutions: threads only add start-up overhead
     torch.manual_seed(0)
     model = trained_tiny_cnn()
     x, y = blob_images(12, seed=7)
     y[:2] = 1 - y[:2]  # two samples the model gets wrong: they must not be attacked
-    return foolbox_model(model), x, y
+    yield foolbox_model(model), x, y
+    torch.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
@@ -143,3 +146,27 @@ def test_noise_schedule_foolbox1_scales_twice():
 def test_repr_names_the_parameters():
     text = repr(IterativeLinfAttack(iterations=7))
     assert text.startswith("IterativeLinfAttack(") and "iterations=7" in text and "stats" not in text
+
+
+def test_registry_holds_the_ten_paper_attacks_in_table_order():
+    from cxrbench.attacks import get_attack_spec, list_attacks
+
+    assert list_attacks() == ["fgsm", "pgd", "deepfool", "bim", "lbfgs", "gaussian_blur", "contrast_reduction",
+                              "gaussian_noise", "local_search", "single_pixel"]
+    ids = [get_attack_spec(name).paper_id for name in list_attacks()]
+    assert ids == ["G1", "G2", "G3", "G4", "G5", "D1", "D2", "D3", "S1", "S2"]
+    assert list_attacks("score") == ["local_search", "single_pixel"]
+    assert get_attack_spec("gaussian_blur").needs == "labels" and get_attack_spec("lbfgs").family == "gradient"
+    pgd, bim = get_attack_spec("pgd").builder(), get_attack_spec("bim").builder()
+    assert (pgd.iterations, round(pgd.rel_stepsize * 0.3, 6)) == (40, 0.01)
+    assert (bim.iterations, round(bim.rel_stepsize * 0.3, 6)) == (10, 0.05)
+
+
+def test_unknown_attack_or_parameter_is_one_clear_error():
+    from cxrbench.attacks import create_attack
+    from cxrbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown attack 'pgdd'; choose one of: fgsm, pgd, deepfool"):
+        create_attack("pgdd")
+    with pytest.raises(ConfigError, match="bad parameters for attack 'pgd'.*valid parameters: epsilon"):
+        create_attack("pgd", iterationz=3)

@@ -89,6 +89,7 @@ class IterativeLinfAttack(CountingAttack):
         binary_search_steps: bisections after the first success.
         max_growth: ×1.5 growths before giving up.
         random_start: start from a uniform point in the ε-ball (off in the paper).
+        return_early: stop a sample at its first adversarial iterate (Foolbox 1.x default).
         seed: random-start seed.
         batch_size: images per forward/backward.
     """
@@ -97,10 +98,11 @@ class IterativeLinfAttack(CountingAttack):
 
     def __init__(self, *, epsilon: float = 0.3, rel_stepsize: float = 0.05 / 0.3, iterations: int = 10,
                  binary_search_steps: int = 20, max_growth: int = 20, random_start: bool = False,
-                 seed: int = 0, batch_size: int = 64):
+                 return_early: bool = True, seed: int = 0, batch_size: int = 64):
         self.epsilon, self.rel_stepsize, self.iterations = epsilon, rel_stepsize, iterations
         self.binary_search_steps, self.max_growth = binary_search_steps, max_growth
-        self.random_start, self.seed, self.batch_size = random_start, seed, batch_size
+        self.random_start, self.return_early = random_start, return_early
+        self.seed, self.batch_size = seed, batch_size
 
     def run_at(self, model, x0: torch.Tensor, y: torch.Tensor, eps: torch.Tensor,
                rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,6 +128,8 @@ class IterativeLinfAttack(CountingAttack):
                 logits, grad = logits_and_gradient(model, x[active], y[active])
                 self.stats.count(rows[active.cpu().numpy()], queries=1, gradients=1)
                 hit = logits.argmax(1) != y[active]
+                if not self.return_early:
+                    hit = torch.zeros_like(hit)
             fooled[active[hit]] = True
             active = active[~hit]
             if i == self.iterations or not len(active):
