@@ -1,6 +1,7 @@
-"""Main entry: train (or reuse) a model variant and evaluate it.
+"""Main entry: train (or reuse) both architectures, attack, evaluate white-box and black-box.
 
     python scripts/run.py attack=pgd model=nasnet pooling=avg
+    python scripts/run.py model=irv2 pooling=max        # no attack: clean accuracy and AUC only
 """
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import hydra
 from omegaconf import DictConfig
 
 from cxrbench.cli import preflight
-from cxrbench.config import validate
+from cxrbench.config import peer_config, validate
 from cxrbench.errors import CxrBenchError
+from cxrbench.models import list_models
 from cxrbench.pipeline import run_clean
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,10 +25,15 @@ CONFIGS = ROOT / "configs"
 def main(cfg: DictConfig) -> None:
     try:
         run = validate(cfg)
-        if run.attack is not None:
-            print(f"note: attack={run.attack} requested, but the attack registry has not landed yet; "
-                  "this run reports clean accuracy and AUC only")
-        run_clean(run, ROOT)
+        if run.attack is None:
+            run_clean(run, ROOT)
+            return
+        from cxrbench.attack_pipeline import format_summary, run_attack
+
+        (other,) = [m for m in list_models() if m != run.model.name]
+        records = run_attack(run, peer_config(cfg, other, CONFIGS), ROOT)
+        print(format_summary(records))
+        print(f"records: {Path(records[0]['path']).parent}")
     except CxrBenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

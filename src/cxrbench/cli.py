@@ -95,9 +95,14 @@ def _compose(config_dir: Path, config_name: str, overrides: list[str], groups: d
         GlobalHydra.instance().clear()
 
 
+def compose_raw(overrides: list[str], config_dir: Path, config_name: str = "config") -> DictConfig:
+    """The composed (unvalidated) config of one job outside a Hydra app; errors are one line."""
+    return _compose(config_dir, config_name, overrides, config_groups(config_dir))
+
+
 def load_config(overrides: list[str], config_dir: Path, config_name: str = "config") -> RunConfig:
     """Compose and validate the config of one job outside a Hydra app (scripts, tests)."""
-    return validate(_compose(config_dir, config_name, overrides, config_groups(config_dir)))
+    return validate(compose_raw(overrides, config_dir, config_name))
 
 
 def preflight(argv: list[str], config_dir: Path, config_name: str = "config") -> None:

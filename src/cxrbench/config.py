@@ -7,7 +7,7 @@ one line that lists what is valid.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -81,6 +81,51 @@ class TrainConfig:
 
 
 @dataclass
+class AttackConfig:
+    """One attack of the registry with its two parameter profiles.
+
+    ``paper`` holds the Foolbox 1.x parameters the paper ran with, plus ``images`` (how many test
+    images to attack; null: all). ``quick`` names each CPU-feasible reduction of them (a subset of
+    ``paper``'s keys). ``profile: auto`` picks ``paper`` under ``train=paper``, ``quick`` otherwise.
+    """
+
+    name: str = "pgd"
+    profile: str = "auto"
+    paper: Dict[str, Any] = field(default_factory=dict)
+    quick: Dict[str, Any] = field(default_factory=dict)
+    chunk_size: int = 25           # images per stored chunk: the unit of resumption
+
+    def resolved_profile(self, train_name: str) -> str:
+        if self.profile != "auto":
+            return self.profile
+        return "paper" if train_name == "paper" else "quick"
+
+    def settings(self, train_name: str) -> dict[str, Any]:
+        """Everything the active profile sets, ``images`` included."""
+        out = dict(self.paper)
+        if self.resolved_profile(train_name) == "quick":
+            out.update(self.quick)
+        return out
+
+    def params(self, train_name: str) -> dict[str, Any]:
+        """The attack's keyword arguments under the active profile."""
+        return {k: v for k, v in self.settings(train_name).items() if k != "images"}
+
+    def images(self, train_name: str) -> Optional[int]:
+        """How many test images to attack (a seeded, stratified subset); None: all of them."""
+        return self.settings(train_name).get("images")
+
+
+@dataclass
+class GridConfig:
+    """The experiment grid that ``scripts/reproduce.py`` walks (attacks × poolings, both models)."""
+
+    attacks: List[str] = field(default_factory=list)   # empty: every registered attack
+    models: List[str] = field(default_factory=lambda: ["irv2", "nasnet"])
+    poolings: List[str] = field(default_factory=lambda: ["max", "avg"])
+
+
+@dataclass
 class PathsConfig:
     root: Optional[str] = None
     cache_dir: str = "data/cache"
@@ -94,7 +139,8 @@ class RunConfig:
     pooling: PoolingConfig
     train: TrainConfig
     paths: PathsConfig = field(default_factory=PathsConfig)
-    attack: Optional[str] = None
+    grid: GridConfig = field(default_factory=GridConfig)
+    attack: Optional[AttackConfig] = None
     seed: int = 0
     device: str = "auto"
     progress: bool = True
@@ -105,6 +151,7 @@ DATA_SCHEMAS: dict[str, type] = {"phantom": PhantomDataConfig, "nih": NihDataCon
 OPTIMIZERS = ("rmsprop_tf", "adamw", "sgd")
 SCHEDULES = ("step", "cosine", "constant")
 DEVICES = ("auto", "cpu", "cuda")
+ATTACK_PROFILES = ("auto", "paper", "quick")
 
 
 def _typed(schema: type, node: Any, where: str):
@@ -122,6 +169,54 @@ def _typed(schema: type, node: Any, where: str):
 def _choice(value: str, valid: tuple[str, ...], where: str) -> None:
     if value not in valid:
         raise ConfigError(f"unknown {where} {value!r}; choose one of: {', '.join(valid)}")
+
+
+def _attack(node: Any) -> Optional[AttackConfig]:
+    """The attack group, checked against the registry: name, profile and every parameter."""
+    if node is None:
+        return None
+    if not isinstance(node, dict):
+        raise ConfigError(f"attack must be chosen from the attack group (attack=pgd), got {node!r}")
+    import inspect
+
+    from cxrbench.attacks import get_attack_spec
+
+    attack = _typed(AttackConfig, node, "attack")
+    spec = get_attack_spec(attack.name)
+    _choice(attack.profile, ATTACK_PROFILES, "attack.profile")
+    valid = ["images"] + [p for p in inspect.signature(spec.builder).parameters if p != "self"]
+    for profile in ("paper", "quick"):
+        unknown = sorted(set(getattr(attack, profile)) - set(valid))
+        if unknown:
+            raise ConfigError(f"unknown parameter(s) {unknown} in attack.{profile} of {attack.name!r}; "
+                              f"valid parameters: {', '.join(valid)}")
+    unnamed = sorted(set(attack.quick) - set(attack.paper))
+    if unnamed:
+        raise ConfigError(f"attack.quick of {attack.name!r} reduces {unnamed}, which attack.paper does not "
+                          "set; state the paper value of every parameter the quick profile changes")
+    for profile in ("paper", "quick"):
+        images = getattr(attack, profile).get("images")
+        if images is not None and (not isinstance(images, int) or images < 1):
+            raise ConfigError(f"attack.{profile}.images must be a positive number of test images or null "
+                              f"(all), got {images!r}")
+    return attack
+
+
+def _grid(node: Any) -> GridConfig:
+    """The experiment grid, every name checked against its registry."""
+    from cxrbench.attacks import get_attack_spec, list_attacks
+    from cxrbench.models import POOLING_MODES, list_models
+
+    grid = _typed(GridConfig, node, "grid")
+    for name in grid.attacks:
+        get_attack_spec(name)
+    for name in grid.models:
+        _choice(name, tuple(list_models()), "model in grid.models")
+    for mode in grid.poolings:
+        _choice(mode, tuple(POOLING_MODES), "pooling in grid.poolings")
+    if not grid.attacks:
+        grid.attacks = list_attacks()
+    return grid
 
 
 def validate(cfg: DictConfig) -> RunConfig:
@@ -143,7 +238,8 @@ def validate(cfg: DictConfig) -> RunConfig:
         pooling=_typed(PoolingConfig, raw.get("pooling", {}), "pooling"),
         train=_typed(TrainConfig, raw.get("train", {}), "train"),
         paths=_typed(PathsConfig, raw.get("paths", {}), "paths"),
-        attack=raw.get("attack"), seed=raw.get("seed", 0), device=raw.get("device", "auto"),
+        grid=_grid(raw.get("grid", {})),
+        attack=_attack(raw.get("attack")), seed=raw.get("seed", 0), device=raw.get("device", "auto"),
         progress=raw.get("progress", True), deterministic=raw.get("deterministic", True),
     )
     _choice(run.model.name, tuple(list_models()), "model")
@@ -157,3 +253,25 @@ def validate(cfg: DictConfig) -> RunConfig:
         raise ConfigError("data=nih needs data.root=/path/to/ChestX-ray14 (the folder with images_*/ "
                           "or images/ and Data_Entry_2017.csv)")
     return run
+
+
+def peer_config(cfg: DictConfig, model: str, config_dir: Any) -> RunConfig:
+    """The same run with another architecture: the black-box partner of ``cfg``.
+
+    The model group is swapped for ``configs/model/<model>.yaml`` (keeping the channel
+    handling) before interpolations resolve, so ``train=paper`` picks up the peer's own
+    input size and batch size.
+    """
+    from pathlib import Path
+
+    node = OmegaConf.to_container(cfg, resolve=False)
+    node.pop("hydra", None)
+    path = Path(config_dir) / "model" / f"{model}.yaml"
+    if not path.exists():
+        from cxrbench.models import list_models
+
+        raise ConfigError(f"unknown model {model!r}; choose one of: {', '.join(list_models())}")
+    peer = OmegaConf.to_container(OmegaConf.load(path))
+    peer["channels"] = node["model"].get("channels", peer.get("channels"))
+    node["model"] = peer
+    return validate(OmegaConf.create(node))

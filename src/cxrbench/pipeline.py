@@ -10,15 +10,20 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from cxrbench.config import RunConfig
 from cxrbench.data import create_data_source
 from cxrbench.data.build import build_data
+from cxrbench.data.datasets import DataBundle
 from cxrbench.evaluation.metrics import binary_metrics
 from cxrbench.evaluation.predict import predict_proba
 from cxrbench.models import create_model
+from cxrbench.models.factory import CXRClassifier
+from cxrbench.reporting.io import atomic_write
 from cxrbench.reporting.records import make_record, write_record
 from cxrbench.training.checkpoint import check_identity, load_weights, read_checkpoint
-from cxrbench.training.runtime import resolve_runtime, seed_everything
+from cxrbench.training.runtime import Runtime, resolve_runtime, seed_everything
 from cxrbench.training.store import checkpoint_key, ensure_trained
 
 
@@ -56,15 +61,23 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def run_clean(cfg: RunConfig, default_root: Path, log=print) -> dict:
-    """Train (or reuse) the configured variant and evaluate it on the clean test split.
+@dataclass
+class Variant:
+    """A model variant ready for evaluation: trained (or reused) weights and its data."""
 
-    Returns the record written under ``results/records/clean/``.
-    """
-    wall = time.perf_counter()
-    paths = resolve_paths(cfg, default_root)
-    seed_everything(cfg.seed, cfg.deterministic)
-    runtime = resolve_runtime(cfg.device)
+    model: CXRClassifier
+    data: DataBundle
+    key: str              # what the weights were determined by (checkpoint key or file digest)
+    split_digest: str
+    training: dict
+
+    @property
+    def name(self) -> str:
+        return f"{self.model.identity.model}-{self.model.identity.pooling}"
+
+
+def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -> Variant:
+    """Build the configured model and train it, or reuse its cached or given checkpoint."""
     source = create_data_source(cfg.data, paths.root)
     if hasattr(source, "check_root"):
         source.check_root()  # fail on a missing data root before any work
@@ -82,36 +95,68 @@ def run_clean(cfg: RunConfig, default_root: Path, log=print) -> dict:
 
     if given is not None:
         load_weights(model, given)
-        model = runtime.prepare(model)
-        key, training = f"ckpt-{_file_digest(given)}", {"checkpoint": str(given), "reused": True}
-    else:
-        key = checkpoint_key(data.description, split_digest, model, cfg.train, cfg.seed)
-        trained = ensure_trained(model, data, cfg.train, paths.checkpoints, runtime, seed=cfg.seed,
-                                 progress=cfg.progress)
-        model = trained.model
-        training = {"checkpoint": str(trained.directory / "best.pt"), "reused": trained.reused,
-                    **{k: trained.summary[k] for k in ("best_step", "best_val_auc", "steps", "train_seconds")}}
-        verb = "reused" if trained.reused else "trained"
-        log(f"model: {verb} {model.identity.model}/{model.identity.pooling} at {model.identity.input_size}px "
-            f"(best val AUC {training['best_val_auc']:.3f} at step {training['best_step']}, "
-            f"{training['train_seconds']:.0f} s of training) -> {trained.directory}")
+        return Variant(runtime.prepare(model), data, f"ckpt-{_file_digest(given)}", split_digest,
+                       {"checkpoint": str(given), "reused": True})
+    key = checkpoint_key(data.description, split_digest, model, cfg.train, cfg.seed)
+    trained = ensure_trained(model, data, cfg.train, paths.checkpoints, runtime, seed=cfg.seed,
+                             progress=cfg.progress)
+    training = {"checkpoint": str(trained.directory / "best.pt"), "reused": trained.reused,
+                **{k: trained.summary[k] for k in ("best_step", "best_val_auc", "steps", "train_seconds")}}
+    ident = trained.model.identity
+    log(f"model: {'reused' if trained.reused else 'trained'} {ident.model}/{ident.pooling} at "
+        f"{ident.input_size}px (best val AUC {training['best_val_auc']:.3f} at step {training['best_step']}, "
+        f"{training['train_seconds']:.0f} s of training) -> {trained.directory}")
+    return Variant(trained.model, data, key, split_digest, training)
 
+
+def split_summary(variant: Variant) -> dict:
+    split = variant.data.split
+    return {"name": split.name, "digest": variant.split_digest, "sizes": split.sizes()}
+
+
+def evaluate_clean(cfg: RunConfig, variant: Variant, paths: Paths, runtime: Runtime, *, wall: float,
+                   log=print) -> dict:
+    """Clean test accuracy and ROC-AUC of ``variant``: a record plus its per-sample predictions.
+
+    The record lands under ``results/records/clean/``; its ``per_sample`` (relative to the results
+    directory) names a Parquet table of image id, label and P(finding) for bootstrap intervals.
+    """
+    model, data = variant.model, variant.data
     probs = predict_proba(model, data.test, runtime, cfg.train.eval_batch_size)
     metrics = binary_metrics(data.test.targets, probs)
-    record = make_record(
-        "clean", config=_plain(cfg), seed=cfg.seed, root=paths.root, metrics=metrics,
-        split={"name": data.split.name, "digest": split_digest, "sizes": data.split.sizes()},
-        model=model.identity.as_dict(), data=data.description, training=training, device=str(runtime.device),
-        wall_seconds=time.perf_counter() - wall)
+    per_sample = Path("predictions") / "clean" / f"{variant.name}-{variant.key}.parquet"
+    table = pd.DataFrame({"image_id": list(data.test.ids), "label": data.test.targets.astype(int),
+                          "prob": probs.astype(float), "pred": (probs >= 0.5).astype(int)})
+    atomic_write(paths.results / per_sample, lambda tmp: table.to_parquet(tmp, index=False))
     ident = model.identity
-    path = write_record(paths.records / "clean" / f"{ident.model}-{ident.pooling}-{key}.json", record)
-    log(f"clean test: accuracy {metrics['accuracy']:.3f}  AUC {metrics['auc']:.3f}  "
+    record = make_record(
+        "clean", config=plain_config(cfg), seed=cfg.seed, root=paths.root, metrics=metrics,
+        split=split_summary(variant), model=ident.as_dict(), data=data.description,
+        training=variant.training, per_sample=str(per_sample), accuracy=metrics["accuracy"],
+        auc=metrics["auc"], device=str(runtime.device), wall_seconds=time.perf_counter() - wall)
+    path = write_record(paths.records / "clean" / f"{variant.name}-{variant.key}.json", record)
+    log(f"clean test {ident.model}/{ident.pooling}: accuracy {metrics['accuracy']:.3f}  AUC {metrics['auc']:.3f}  "
         f"(n={metrics['n']}, {metrics['n_positive']} with a finding)")
-    log(f"record: {path}")
+    record["path"] = str(path)
     return record
 
 
-def _plain(cfg: RunConfig) -> dict:
+def run_clean(cfg: RunConfig, default_root: Path, log=print) -> dict:
+    """Train (or reuse) the configured variant and evaluate it on the clean test split.
+
+    Returns the record written under ``results/records/clean/``.
+    """
+    wall = time.perf_counter()
+    paths = resolve_paths(cfg, default_root)
+    seed_everything(cfg.seed, cfg.deterministic)
+    runtime = resolve_runtime(cfg.device)
+    variant = prepare_variant(cfg, paths, runtime, log)
+    record = evaluate_clean(cfg, variant, paths, runtime, wall=wall, log=log)
+    log(f"record: {record['path']}")
+    return record
+
+
+def plain_config(cfg: RunConfig) -> dict:
     out = asdict(cfg)
     out["data"] = asdict(cfg.data)
     return out

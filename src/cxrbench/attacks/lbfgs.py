@@ -5,10 +5,12 @@ D is the MSE normalised by n·(max−min)² and the target is the other class of
 most likely wrong class otherwise). The trade-off c starts at ``epsilon``, doubles until the
 optimum fools, then is bisected down to a resolution of ``epsilon``. As in Foolbox 1.x, every
 model call can produce the result: the smallest-MSE adversarial seen in any L-BFGS-B call wins.
+The per-sample optimisers run side by side in threads whose model calls are batched.
 """
 from __future__ import annotations
 
 import math
+import threading
 
 import foolbox as fb
 import numpy as np
@@ -54,16 +56,57 @@ class LBFGSAttack(CountingAttack):
         wrong[torch.arange(len(x)), y] = -math.inf
         targets = wrong.argmax(1)
         out, found = x.clone(), np.full(len(x), np.nan)
-        for i in range(len(x)):
-            adv, c = self._attack_one(model, x[i], y[i], targets[i], rows[i])
+        # One SciPy optimiser per sample, each in its own thread, exactly as sequential runs
+        # would go; their model calls meet in a lockstep oracle and are batched.
+        oracle = _LockstepOracle(len(x))
+        results: dict[int, tuple[torch.Tensor | None, float]] = {}
+        failures: list[BaseException] = []
+
+        def work(i: int) -> None:
+            try:
+                results[i] = self._attack_one(oracle, i, x[i], y[i], targets[i], model.bounds)
+            except BaseException as exc:  # re-raised in the calling thread
+                failures.append(exc)
+            finally:
+                oracle.retire()
+
+        threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(x))]
+        for t in threads:
+            t.start()
+        oracle.serve(lambda batch: self._evaluate(model, batch, rows))
+        for t in threads:
+            t.join()
+        if failures:
+            raise failures[0]
+        for i, (adv, c) in results.items():
             if adv is not None:
                 out[i], found[i] = adv, c
         return out, found
 
-    def _attack_one(self, model, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor,
-                    row: int) -> tuple[torch.Tensor | None, float]:
+    def _evaluate(self, model, batch: dict[int, tuple], rows: np.ndarray) -> dict[int, tuple]:
+        """One batched forward (and backward, for gradient requests) for all waiting samples."""
+        out = {}
+        for need_grad in (True, False):
+            keys = [i for i, (_, g, _) in batch.items() if g == need_grad]
+            if not keys:
+                continue
+            images = torch.cat([batch[i][0] for i in keys])
+            if need_grad:
+                targets = torch.stack([batch[i][2] for i in keys])
+                logits, grads = logits_and_gradient(model, images, targets)
+            else:
+                with torch.no_grad():
+                    logits = logits_of(model, images)
+                grads = [None] * len(keys)
+            self.stats.count(rows[keys], queries=1, gradients=int(need_grad))
+            for j, i in enumerate(keys):
+                out[i] = (logits[j:j + 1], grads[j])
+        return out
+
+    def _attack_one(self, oracle: "_LockstepOracle", i: int, x: torch.Tensor, y: torch.Tensor,
+                    target: torch.Tensor, bounds) -> tuple[torch.Tensor | None, float]:
         """Run the c search for one sample; returns (best adversarial or None, its c)."""
-        lo, hi = model.bounds
+        lo, hi = bounds
         shape = x.shape
         x0 = x.detach().cpu().numpy().astype(np.float64).ravel()
         norm = x0.size * (hi - lo) ** 2
@@ -85,8 +128,7 @@ class LBFGSAttack(CountingAttack):
 
         def loss(v: np.ndarray, c: float) -> tuple[float, np.ndarray]:
             image = as_image(v)
-            logits, grad = logits_and_gradient(model, image, target)
-            self.stats.count(row, queries=1, gradients=1)
+            logits, grad = oracle.request(i, image, True, target[0])
             consider(image, logits, c)
             diff = v - x0
             ce = float(F.cross_entropy(logits.double(), target))
@@ -100,9 +142,7 @@ class LBFGSAttack(CountingAttack):
                                              maxiter=self.maxiter)
             # L-BFGS-B may step marginally outside the box; Foolbox 1.x clipped before testing.
             image = as_image(np.clip(v, lo, hi))
-            with torch.no_grad():
-                logits = logits_of(model, image)
-            self.stats.count(row, queries=1)
+            logits, _ = oracle.request(i, image, False, target[0])
             return consider(image, logits, c)
 
         c = self.epsilon
@@ -121,3 +161,53 @@ class LBFGSAttack(CountingAttack):
                 c_low = c_half
             steps += 1
         return best["adv"], best["c"]
+
+
+class _LockstepOracle:
+    """Batches the model calls of per-sample worker threads.
+
+    A worker's :meth:`request` blocks until every live worker has asked (or retired); the
+    serving thread then answers all of them with one batched call. Workers advance in
+    lockstep, so each batch holds the same samples whatever the thread timing: results do
+    not depend on scheduling.
+    """
+
+    def __init__(self, workers: int):
+        self._cv = threading.Condition()
+        self._alive = workers
+        self._pending: dict[int, tuple] = {}
+        self._answers: dict[int, tuple] = {}
+        self._broken = False
+
+    def request(self, i: int, image: torch.Tensor, need_grad: bool, target: torch.Tensor) -> tuple:
+        with self._cv:
+            self._pending[i] = (image, need_grad, target)
+            self._cv.notify_all()
+            self._cv.wait_for(lambda: i in self._answers or self._broken)
+            if self._broken:
+                raise RuntimeError("the batched model call failed; see the error in the calling thread")
+            return self._answers.pop(i)
+
+    def retire(self) -> None:
+        with self._cv:
+            self._alive -= 1
+            self._cv.notify_all()
+
+    def serve(self, evaluate) -> None:
+        """Answer batches until every worker has retired."""
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: len(self._pending) >= self._alive)
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, {}
+            try:
+                answers = evaluate(batch)
+            except BaseException:
+                with self._cv:
+                    self._broken = True
+                    self._cv.notify_all()
+                raise
+            with self._cv:
+                self._answers.update(answers)
+                self._cv.notify_all()

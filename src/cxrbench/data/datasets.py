@@ -38,6 +38,35 @@ class CachedImageDataset(torch.utils.data.Dataset):
         return x, torch.from_numpy(self.targets[rows])
 
 
+class SubsetView:
+    """Some rows of a :class:`CachedImageDataset`, with the same reading interface."""
+
+    def __init__(self, dataset: CachedImageDataset, rows: np.ndarray):
+        self.dataset, self.rows = dataset, np.asarray(rows, dtype=np.int64)
+        self.ids = [dataset.ids[r] for r in self.rows]
+        self.targets = dataset.targets[self.rows]
+        self.cache = dataset.cache
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.dataset.batch(self.rows[np.asarray(rows)])
+
+
+def stratified_rows(targets: np.ndarray, n: int | None, seed: int) -> np.ndarray:
+    """A seeded subset of ``n`` rows keeping the positive fraction; all rows when ``n`` is None or too big."""
+    targets = np.asarray(targets)
+    if n is None or n >= len(targets):
+        return np.arange(len(targets))
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.flatnonzero(targets == 1), np.flatnonzero(targets != 1)
+    n_pos = int(round(n * len(positives) / len(targets)))
+    n_pos = min(max(n_pos, 1 if len(positives) else 0), len(positives), n)
+    chosen = np.concatenate([rng.permutation(positives)[:n_pos], rng.permutation(negatives)[:n - n_pos]])
+    return np.sort(chosen)
+
+
 def iterate_batches(dataset: CachedImageDataset, batch_size: int, *, shuffle: bool = False,
                     generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(images, targets)`` batches; shuffled with ``generator`` when asked."""

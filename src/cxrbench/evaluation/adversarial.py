@@ -20,6 +20,7 @@ import foolbox as fb
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from cxrbench.attacks.base import CountingAttack
@@ -70,7 +71,8 @@ def craft(attack: CountingAttack, model: torch.nn.Module, dataset: CachedImageDa
             "adv_prob": adv_prob.cpu().numpy(), "adv_pred": (adv_prob > 0.5).long().cpu().numpy(),
             **measures, "seconds": np.full(len(rows), seconds / len(rows)),
         })
-        _write_npz(directory / f"part-{k:05d}.npz", adversarial=adversarial.float().cpu().numpy(), rows=rows)
+        _write_npz(directory / f"part-{k:05d}.npz", adversarial=adversarial.float().cpu().numpy(),
+                   clean=x.float().cpu().numpy(), rows=rows)
         _write_parquet(part, table)  # last: its presence marks the chunk finished
         bar.update(len(rows))
     bar.close()
@@ -99,28 +101,41 @@ def load_table(directory: Path, chunks: int | None = None) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
 
 
-def load_adversarials(directory: Path) -> np.ndarray:
-    """All stored adversarial images of ``directory``, in sample order."""
+def load_adversarials(directory: Path, which: str = "adversarial") -> np.ndarray:
+    """All stored adversarial (or, with ``which="clean"``, clean) images of ``directory``, in sample order."""
     parts = sorted(Path(directory).glob("part-*.npz"))
-    return np.concatenate([np.load(p)["adversarial"] for p in parts])
+    return np.concatenate([np.load(p)[which] for p in parts])
 
 
 def evaluate_on(target: torch.nn.Module, dataset: CachedImageDataset, directory: Path, name: str, *,
                 device: torch.device | str = "cpu", batch_size: int = 64) -> pd.DataFrame:
-    """Clean and adversarial predictions of ``target`` on the stored adversarials of ``directory``."""
+    """Clean and adversarial predictions of ``target`` on the stored adversarials of ``directory``.
+
+    ``dataset`` is the target's view of the same test images (same ids, same order). Where the
+    target takes another input size (``train=paper``: IRv2 299 px, NASNet 331 px), the
+    adversarials are resized to it, as a transferred image would be.
+    """
     path = Path(directory) / f"eval-{name}.parquet"
     if path.exists():
         return pd.read_parquet(path)
+    crafted_ids = load_table(directory)["image_id"].tolist()
+    if list(crafted_ids) != list(dataset.ids):
+        raise ValueError(f"{directory} holds adversarials of other test images than the target's; "
+                         "craft and evaluate on the same split and subset")
     target = target.eval()
     adversarial = torch.from_numpy(load_adversarials(directory))
     clean_prob, adv_prob = [], []
     for start in range(0, len(dataset), batch_size):
         rows = np.arange(start, min(start + batch_size, len(dataset)))
         x, _ = dataset.batch(rows)
+        adv = adversarial[rows]
+        if adv.shape[-2:] != x.shape[-2:]:
+            adv = F.interpolate(adv, size=x.shape[-2:], mode="bilinear", antialias=True,
+                                align_corners=False).clamp_(0.0, 1.0)
         clean_prob.append(_probabilities(target, x.to(device)).cpu())
-        adv_prob.append(_probabilities(target, adversarial[rows].to(device)).cpu())
+        adv_prob.append(_probabilities(target, adv.to(device)).cpu())
     clean, adv = torch.cat(clean_prob).numpy(), torch.cat(adv_prob).numpy()
-    table = pd.DataFrame({"image_id": dataset.ids, "label": dataset.targets, "clean_prob": clean,
+    table = pd.DataFrame({"image_id": list(dataset.ids), "label": dataset.targets, "clean_prob": clean,
                           "clean_pred": (clean > 0.5).astype(int), "adv_prob": adv,
                           "adv_pred": (adv > 0.5).astype(int)})
     _write_parquet(path, table)

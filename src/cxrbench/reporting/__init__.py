@@ -1,1 +1,1 @@
-"""Result records, manifests and (later) tables and figures."""
+"""Result records and manifests, and the paper's tables and figures rendered from records alone."""

@@ -1,0 +1,86 @@
+"""Figures 1-4 from records of a tiny real run, and from partial or empty result grids."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from test_tables import ATTACKS, ROOT, VARIANTS, tiny_results
+
+from cxrbench.reporting.figures_stats import figure4, perceptibility_points, successful_disease_confidence
+from cxrbench.reporting.render import render_all
+from cxrbench.reporting.selection import select_records
+
+STEMS = ("figure1_examples", "figure2_perceptible", "figure3_confidence", "figure4_perceptibility")
+MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return tiny_results(tmp_path_factory)
+
+
+@pytest.fixture
+def results(tiny, tmp_path) -> Path:
+    return Path(shutil.copytree(tiny, tmp_path / "results"))
+
+
+def _check_written(written: dict[str, Path]) -> None:
+    assert sorted(written) == sorted(f"{s}.{ext}" for s in STEMS for ext in MAGIC)
+    for name, path in written.items():
+        data = path.read_bytes()
+        assert len(data) > 2000 and data.startswith(MAGIC[name.rsplit(".", 1)[1]]), name
+        assert path.parent.name == "figures"
+
+
+def test_figures_from_tiny_records(results):
+    lines: list[str] = []
+    _check_written(render_all(results, tables=False, log=lines.append))
+    assert any("fig. 1 shows image" in line and f"fooled by {len(ATTACKS)} of {len(ATTACKS)}" in line
+               for line in lines)  # the tiny run's gradient and decision attacks both fool some image
+    points = perceptibility_points(select_records(results, log=lambda _: None))
+    assert len(points) == len(ATTACKS) * len(VARIANTS)
+    assert points["median_ssim"].between(0, 1).all() and (points["median_l2"] > 0).all()
+
+
+def test_partial_and_empty_grids_do_not_crash(results, tmp_path):
+    records = results / "records" / "attack"
+    for path in records.glob("*nasnet*"):  # one variant has no attack records at all
+        path.unlink()
+    (records / "white-box-irv2-max-contrast_reduction.json").unlink()
+    shutil.rmtree(results / "adversarial" / "irv2-max-fgsm")  # a record whose images are gone
+    lines: list[str] = []
+    _check_written(render_all(results, tables=False, log=lines.append))
+    _check_written(render_all(tmp_path / "empty", tables=False, log=lambda _: None))
+
+
+def test_no_successful_attack_is_noted_not_plotted(results):
+    # an attack that never succeeded: median sizes are NaN, the per-sample table has no fooled image
+    path = results / "records" / "attack" / "white-box-irv2-max-contrast_reduction.json"
+    record = json.loads(path.read_text())
+    record["metrics"].update(median_ssim=float("nan"), median_l2=float("nan"))
+    path.write_text(json.dumps(record))
+    selection = select_records(results, log=lambda _: None)
+    points = perceptibility_points(selection)
+    assert points["median_ssim"].isna().sum() == 1
+    written = figure4(selection, results / "figures")
+    assert all(path.stat().st_size > 2000 for path in written.values())
+
+
+def test_attack_confidence_counts_only_fooled_disease_images():
+    samples = pd.DataFrame({"label": [1, 1, 1, 0, 1], "clean_pred": [1, 1, 0, 0, 1],
+                            "adv_pred": [0, 1, 0, 1, 0], "adv_prob": [0.45, 0.9, 0.2, 0.7, 0.3]})
+    assert successful_disease_confidence(samples).tolist() == pytest.approx([0.55, 0.7])
+
+
+def test_make_figures_script(results):
+    spec = importlib.util.spec_from_file_location("make_figures", ROOT / "scripts" / "make_figures.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--results", str(results), "--train", "quick"]) == 0
+    assert all((results / "figures" / f"{s}.pdf").stat().st_size > 0 for s in STEMS)
+    assert script.main(["--results", str(results), "--seed", "7"]) == 0  # nothing selected: still renders

@@ -1,0 +1,74 @@
+"""scripts/reproduce.py: the experiment grid through the attack pipeline, resumable, rendered."""
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import CONFIGS, TINY
+
+from cxrbench.errors import ConfigError
+from cxrbench.reproduce import format_report, plan, reproduce
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "reference" / "taghanaki2018_table1_whitebox.csv"
+
+
+def test_plan_covers_the_grid_and_validates_every_cell_first():
+    base, cells = plan(["experiment=quick"], CONFIGS)
+    assert len(cells) == 20 and base.train.name == "quick" and base.data.source == "phantom"
+    assert {(c.pooling, c.attack) for c in cells} == {(p, a) for p in ("max", "avg") for a in base.grid.attacks}
+    assert all((c.cfg.model.name, c.peer.model.name) == ("irv2", "nasnet") for c in cells)
+    with pytest.raises(ConfigError, match="unknown attack 'cw'"):
+        plan(["experiment=quick", "grid.attacks=[pgd,cw]"], CONFIGS)
+    with pytest.raises(ConfigError, match="grid.attacks"):
+        plan(["experiment=quick", "attack=pgd"], CONFIGS)
+    with pytest.raises(ConfigError, match="two architectures"):
+        plan(["experiment=quick", "grid.models=[irv2]"], CONFIGS)
+
+
+def test_paper_experiment_is_the_full_protocol():
+    base, cells = plan(["experiment=paper", "data.root=/nonexistent"], CONFIGS)
+    assert (base.data.source, base.data.split, base.train.name) == ("nih", "paper", "paper")
+    assert all(c.cfg.attack.resolved_profile(c.cfg.train.name) == "paper" for c in cells)
+    assert all(c.cfg.attack.images(c.cfg.train.name) is None for c in cells)  # all 200 test images
+    assert {c.cfg.train.input_size for c in cells} == {299} and {c.peer.train.input_size for c in cells} == {331}
+
+
+def test_reproduce_runs_the_grid_resumes_and_renders_tables(tiny_overrides, tmp_path):
+    overrides = tiny_overrides + ["experiment=quick", "train.input_size=75", "grid.attacks=[fgsm,contrast_reduction]",
+                                  "grid.poolings=[avg]", "++attack.quick.images=6", "++attack.quick.steps=20",
+                                  "attack.chunk_size=4"]
+    first = reproduce(overrides, CONFIGS, ROOT, log=lambda *_: None)
+    assert (first.cells, first.crafted, first.crafted_reused) == (2, 4, 0)  # 2 attacks x 2 source models
+    assert len(first.records) == 8  # x (white-box, black-box) x 2 targets
+
+    again = reproduce(overrides, CONFIGS, ROOT, log=lambda *_: None)
+    assert (again.crafted, again.crafted_reused) == (0, 4)
+    assert "4 reused" in format_report(again)
+
+    table = pd.read_csv(tmp_path / "results" / "tables" / "table1_whitebox.csv")
+    reference = pd.read_csv(REFERENCE)
+    assert list(table.columns) == list(reference.columns)
+    keys = ["setting", "pooling", "model", "metric"]
+    assert table[keys].astype(str).values.tolist() == reference[keys].astype(str).values.tolist()
+    avg, mp = table[table["pooling"] == "AP"], table[table["pooling"] == "MP"]
+    assert avg["clean"].notna().all() and avg["G1"].notna().all() and avg["D2"].notna().all()
+    assert avg["G2"].isna().all() and mp["clean"].isna().all()  # not run: missing, never filled
+    assert (tmp_path / "results" / "tables" / "table2_blackbox.csv").exists()
+
+
+def _tiny_experiment(tmp: Path, seed: int) -> list[str]:
+    return (TINY + [f"paths.results_dir={tmp / 'results'}", f"paths.cache_dir={tmp / 'cache'}", f"seed={seed}",
+                    "experiment=quick", "train.input_size=75", "grid.attacks=[fgsm,gaussian_noise]",
+                    "grid.poolings=[max]", "++attack.quick.images=6", "++attack.quick.steps=20"])
+
+
+@pytest.mark.slow
+def test_same_seed_gives_identical_tables_and_another_seed_does_not(tmp_path):
+    tables = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        reproduce(_tiny_experiment(tmp_path / name, seed), CONFIGS, ROOT, log=lambda *_: None)
+        out = tmp_path / name / "results" / "tables"
+        tables[name] = [(out / f).read_bytes() for f in ("table1_whitebox.csv", "table2_blackbox.csv")]
+    assert tables["a"] == tables["b"]
+    assert tables["a"] != tables["c"]
