@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cxrbench.errors import CxrBenchError
+from cxrbench.errors import exit_code
 from cxrbench.reproduce import format_report, reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,13 +22,7 @@ def main(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__)
         return 0
-    try:
-        report = reproduce(argv, CONFIGS, ROOT)
-        print(format_report(report))
-    except CxrBenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_code(lambda: print(format_report(reproduce(argv, CONFIGS, ROOT))))
 
 
 if __name__ == "__main__":

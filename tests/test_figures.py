@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from test_tables import ATTACKS, ROOT, VARIANTS, tiny_results
+from test_tables import ATTACKS, ROOT, VARIANTS, results, tiny  # noqa: F401  (shared fixtures)
 
 from cxrbench.reporting.figures_stats import figure4, perceptibility_points, successful_disease_confidence
 from cxrbench.reporting.render import render_all
@@ -17,16 +17,6 @@ from cxrbench.reporting.selection import select_records
 
 STEMS = ("figure1_examples", "figure2_perceptible", "figure3_confidence", "figure4_perceptibility")
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    return tiny_results(tmp_path_factory)
-
-
-@pytest.fixture
-def results(tiny, tmp_path) -> Path:
-    return Path(shutil.copytree(tiny, tmp_path / "results"))
 
 
 def _check_written(written: dict[str, Path]) -> None:

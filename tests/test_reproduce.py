@@ -4,8 +4,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
 from conftest import CONFIGS, TINY
 
+from cxrbench.attacks import list_attacks
 from cxrbench.errors import ConfigError
 from cxrbench.reproduce import format_report, plan, reproduce
 
@@ -24,6 +28,22 @@ def test_plan_covers_the_grid_and_validates_every_cell_first():
         plan(["experiment=quick", "attack=pgd"], CONFIGS)
     with pytest.raises(ConfigError, match="two architectures"):
         plan(["experiment=quick", "grid.models=[irv2]"], CONFIGS)
+
+
+@pytest.mark.parametrize("launcher,target", [("basic", "BasicLauncher"), ("joblib", "JoblibLauncher"),
+                                             ("submitit_slurm", "SlurmLauncher")])
+def test_sweep_experiment_spans_the_paper_grid_under_each_documented_launcher(launcher, target):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIGS)):
+        cfg = compose(config_name="config", overrides=["experiment=sweep", f"hydra/launcher={launcher}"],
+                      return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    assert cfg.hydra.launcher._target_.endswith(target)
+    params = cfg.hydra.sweeper.params
+    assert sorted(params["attack"].split(",")) == sorted(list_attacks())
+    assert (params["model"], params["pooling"]) == ("irv2,nasnet", "max,avg")
+    readme = (ROOT / "README.md").read_text()
+    assert f"hydra/launcher={launcher}" in readme or launcher == "basic"
 
 
 def test_paper_experiment_is_the_full_protocol():

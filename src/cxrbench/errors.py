@@ -19,3 +19,15 @@ class DataError(CxrBenchError):
 
 class CheckpointError(CxrBenchError):
     """A checkpoint does not belong to the requested model variant."""
+
+
+def exit_code(action) -> int:
+    """Run ``action()`` for a command-line entry point: 0, or 2 after one ``error:`` line on stderr."""
+    import sys
+
+    try:
+        action()
+    except CxrBenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,30 @@
+"""The shared command line of ``scripts/make_tables.py`` and ``scripts/make_figures.py``."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cxrbench.errors import exit_code
+
+
+def render_main(argv: list[str], *, doc: str, default_results: Path, tables: bool, figures: bool) -> int:
+    """Parse the record filters, render the requested outputs, return the exit code."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", type=Path, default=default_results, help="results directory")
+    parser.add_argument("--seed", type=int, default=None, help="run seed of the records to use")
+    parser.add_argument("--data", default=None, help="data source of the records: phantom or nih")
+    parser.add_argument("--train", default=None, help="training recipe of the records: quick or paper")
+    if tables:
+        parser.add_argument("--resamples", type=int, default=1000, help="bootstrap samples per cell")
+    args = parser.parse_args(argv)
+    extra = {"resamples": args.resamples} if tables else {}
+    folder = "tables" if tables else "figures"
+
+    def render() -> None:
+        from cxrbench.reporting.render import render_all
+
+        written = render_all(args.results, seed=args.seed, data=args.data, train=args.train, tables=tables,
+                             figures=figures, **extra)
+        print(f"{folder}: {len(written)} files in {args.results / folder}")
+
+    return exit_code(render)
