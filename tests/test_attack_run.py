@@ -1,14 +1,14 @@
 """The attack config group and the white-box / black-box attack run on the real networks."""
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
 
-from conftest import CONFIGS, TINY, compose_config, error_lines, run_cli
+from conftest import CONFIGS, compose_config, error_lines, run_cli
 
-from cxrbench.attack_pipeline import attack_parameters, format_summary, run_attack
+from cxrbench.attack_pipeline import attack_parameters
 from cxrbench.attacks import get_attack_spec, list_attacks
 from cxrbench.config import peer_config
 from cxrbench.errors import ConfigError
@@ -41,7 +41,9 @@ def test_quick_profile_applies_named_reductions_and_paper_profile_does_not():
     assert quick.attack.resolved_profile(quick.train.name) == "quick"
     assert paper.attack.resolved_profile(paper.train.name) == "paper"
     assert attack_parameters(paper, get_attack_spec("pgd"))["binary_search_steps"] == 20
-    assert attack_parameters(quick, get_attack_spec("pgd"))["binary_search_steps"] == 8
+    reduced = OmegaConf.load(CONFIGS / "attack" / "pgd.yaml").quick.binary_search_steps
+    assert reduced < 20 and attack_parameters(quick, get_attack_spec("pgd"))["binary_search_steps"] == reduced
+    assert quick.attack.images(quick.train.name) is not None and paper.attack.images(paper.train.name) is None
     assert attack_parameters(quick, get_attack_spec("pgd"))["seed"] == 0  # the run seed reaches the attack
     forced = compose_config(["attack=pgd", "attack.profile=paper"])
     assert forced.attack.params(forced.train.name)["binary_search_steps"] == 20
@@ -79,39 +81,3 @@ def test_peer_config_swaps_the_architecture_with_its_own_paper_sizes():
     assert peer.model.channels == 3 and peer.attack.name == "pgd"
     with pytest.raises(ConfigError, match="unknown model 'vgg'"):
         peer_config(raw, "vgg", CONFIGS)
-
-
-def test_white_box_and_black_box_records_and_reuse(tiny_overrides, tmp_path):
-    base = tiny_overrides + ["train.input_size=75", "attack=fgsm", "++attack.quick.images=6", "attack.chunk_size=4",
-                             "pooling=avg"]
-    cfg, peer = compose_config(base + ["model=nasnet"]), compose_config(base + ["model=irv2"])
-    records = run_attack(cfg, peer, ROOT, log=lambda *_: None)
-
-    pairs = [(r["setting"], r["source"], r["model"]) for r in records]
-    assert pairs == [("white-box", "nasnet", "nasnet"), ("black-box", "irv2", "nasnet"),
-                     ("white-box", "irv2", "irv2"), ("black-box", "nasnet", "irv2")]
-    for r in records:
-        assert (r["attack"], r["attack_id"], r["pooling"], r["images"]) == ("fgsm", "G1", "avg", 6)
-        for key in ("accuracy", "auc", "success_rate", "git_sha", "versions", "seed", "split", "config"):
-            assert key in r
-        assert 0.0 <= r["accuracy"] <= 1.0
-        assert Path(r["path"]).exists()
-    adversarial = sorted((tmp_path / "results" / "adversarial").iterdir())
-    assert [d.name.split("-")[:3] for d in adversarial] == [["irv2", "avg", "fgsm"], ["nasnet", "avg", "fgsm"]]
-    for directory in adversarial:
-        assert (directory / "done.json").exists()
-        table = pd.read_parquet(directory / "part-00000.parquet")
-        for column in ("image_id", "label", "clean_prob", "adv_prob", "success", "queries", "gradients",
-                       "l0", "l2", "linf", "mse", "ssim", "psnr", "seconds"):
-            assert column in table
-        assert len(list(directory.glob("eval-*.parquet"))) == 2  # evaluated on both targets
-        assert len(list(directory.glob("part-*.npz"))) == 2  # 6 images in chunks of 4
-
-    summary = format_summary(records)
-    assert "white-box" in summary and "black-box" in summary and "irv2" in summary
-
-    again = run_attack(cfg, peer, ROOT, log=lambda *_: None)
-    assert all(r["crafted_reused"] for r in again)
-    assert [r["metrics"] for r in again] == [r["metrics"] for r in records]
-    assert len(list((tmp_path / "results" / "records" / "attack").glob("*.json"))) == 4
-    assert not list((tmp_path / "results").rglob("*.tmp"))

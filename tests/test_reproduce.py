@@ -1,4 +1,5 @@
 """scripts/reproduce.py: the experiment grid through the attack pipeline, resumable, rendered."""
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +10,8 @@ from hydra.core.global_hydra import GlobalHydra
 
 from conftest import CONFIGS, TINY
 
-from cxrbench.attacks import list_attacks
+from cxrbench.attack_pipeline import format_summary
+from cxrbench.attacks import get_attack_spec, list_attacks
 from cxrbench.errors import ConfigError
 from cxrbench.reproduce import format_report, plan, reproduce
 
@@ -60,13 +62,35 @@ def test_reproduce_runs_the_grid_resumes_and_renders_tables(tiny_overrides, tmp_
                                   "attack.chunk_size=4"]
     first = reproduce(overrides, CONFIGS, ROOT, log=lambda *_: None)
     assert (first.cells, first.crafted, first.crafted_reused) == (2, 4, 0)  # 2 attacks x 2 source models
-    assert len(first.records) == 8  # x (white-box, black-box) x 2 targets
+    results = tmp_path / "results"
+    records = [json.loads(Path(p).read_text()) for p in first.records]
+    fgsm = [r for r in records if r["attack"] == "fgsm"]
+    assert [(r["setting"], r["source"], r["model"]) for r in fgsm] == [
+        ("white-box", "irv2", "irv2"), ("black-box", "nasnet", "irv2"),
+        ("white-box", "nasnet", "nasnet"), ("black-box", "irv2", "nasnet")]
+    for r in records:
+        assert (r["pooling"], r["images"], r["attack_id"]) == ("avg", 6, get_attack_spec(r["attack"]).paper_id)
+        for key in ("accuracy", "auc", "success_rate", "git_sha", "versions", "seed", "split", "config"):
+            assert key in r
+        assert 0.0 <= r["accuracy"] <= 1.0 and (results / r["per_sample"]).exists()
+    assert "white-box" in format_summary(fgsm) and "black-box" in format_summary(fgsm)
+    adversarial = sorted((results / "adversarial").iterdir())
+    assert len(adversarial) == 4
+    for directory in adversarial:
+        table = pd.read_parquet(directory / "part-00000.parquet")
+        for column in ("image_id", "label", "clean_prob", "adv_prob", "success", "queries", "gradients",
+                       "l0", "l2", "linf", "mse", "ssim", "psnr", "seconds"):
+            assert column in table
+        assert (directory / "done.json").exists() and len(list(directory.glob("part-*.npz"))) == 2  # 6 in 4s
+        assert len(list(directory.glob("eval-*.parquet"))) == 2  # evaluated on both targets
 
     again = reproduce(overrides, CONFIGS, ROOT, log=lambda *_: None)
-    assert (again.crafted, again.crafted_reused) == (0, 4)
-    assert "4 reused" in format_report(again)
+    assert (again.crafted, again.crafted_reused) == (0, 4) and "4 reused" in format_report(again)
+    assert [json.loads(Path(p).read_text())["metrics"] for p in again.records] == [r["metrics"] for r in records]
+    assert len(list((results / "records" / "attack").glob("*.json"))) == 8
+    assert not list(results.rglob("*.tmp"))
 
-    table = pd.read_csv(tmp_path / "results" / "tables" / "table1_whitebox.csv")
+    table = pd.read_csv(results / "tables" / "table1_whitebox.csv")
     reference = pd.read_csv(REFERENCE)
     assert list(table.columns) == list(reference.columns)
     keys = ["setting", "pooling", "model", "metric"]
@@ -74,7 +98,8 @@ def test_reproduce_runs_the_grid_resumes_and_renders_tables(tiny_overrides, tmp_
     avg, mp = table[table["pooling"] == "AP"], table[table["pooling"] == "MP"]
     assert avg["clean"].notna().all() and avg["G1"].notna().all() and avg["D2"].notna().all()
     assert avg["G2"].isna().all() and mp["clean"].isna().all()  # not run: missing, never filled
-    assert (tmp_path / "results" / "tables" / "table2_blackbox.csv").exists()
+    assert (results / "tables" / "table2_blackbox.csv").exists()
+    assert (results / "figures" / "figure1_examples.png").exists()
 
 
 def _tiny_experiment(tmp: Path, seed: int) -> list[str]:
