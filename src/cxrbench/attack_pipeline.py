@@ -21,7 +21,7 @@ from filelock import FileLock
 from cxrbench.attacks import AttackSpec, create_attack, get_attack_spec
 from cxrbench.config import RunConfig
 from cxrbench.data.datasets import SubsetView, stratified_rows
-from cxrbench.evaluation.adversarial import craft, evaluate_on, load_table, summarize
+from cxrbench.evaluation.adversarial import craft, eval_path, evaluate_on, load_table, summarize
 from cxrbench.pipeline import (Paths, Variant, evaluate_clean, plain_config, prepare_variant, resolve_paths,
                                split_summary)
 from cxrbench.reporting.records import make_record, write_record
@@ -113,7 +113,7 @@ def run_attack(cfg: RunConfig, peer: RunConfig, default_root: Path, log=print) -
                 setting=setting, accuracy=metrics["accuracy"], auc=metrics["auc"],
                 success_rate=metrics["success_rate"], images=len(evaluated),
                 crafted=str(made.directory.relative_to(paths.results)),
-                per_sample=str((made.directory / f"eval-{target.name}-{target.key}.parquet").relative_to(paths.results)),
+                per_sample=str(eval_path(made.directory, f"{target.name}-{target.key}").relative_to(paths.results)),
                 crafted_reused=made.reused, crafting_seconds=float(made.table["seconds"].sum()),
                 target=ident.as_dict(), target_training=target.training, data=target.data.description,
                 device=str(runtime.device), wall_seconds=time.perf_counter() - wall)

@@ -122,12 +122,18 @@ def evaluate_clean(cfg: RunConfig, variant: Variant, paths: Paths, runtime: Runt
     directory) names a Parquet table of image id, label and P(finding) for bootstrap intervals.
     """
     model, data = variant.model, variant.data
-    probs = predict_proba(model, data.test, runtime, cfg.train.eval_batch_size)
-    metrics = binary_metrics(data.test.targets, probs)
     per_sample = Path("predictions") / "clean" / f"{variant.name}-{variant.key}.parquet"
-    table = pd.DataFrame({"image_id": list(data.test.ids), "label": data.test.targets.astype(int),
-                          "prob": probs.astype(float), "pred": (probs >= 0.5).astype(int)})
-    atomic_write(paths.results / per_sample, lambda tmp: table.to_parquet(tmp, index=False))
+    stored = paths.results / per_sample
+    # The key fixes the weights and the test split, so every attack cell of a sweep reads the
+    # predictions the first one made instead of running the test split through the model again.
+    if stored.exists():
+        probs = pd.read_parquet(stored)["prob"].to_numpy()
+    else:
+        probs = predict_proba(model, data.test, runtime, cfg.train.eval_batch_size)
+        table = pd.DataFrame({"image_id": list(data.test.ids), "label": data.test.targets.astype(int),
+                              "prob": probs.astype(float), "pred": (probs >= 0.5).astype(int)})
+        atomic_write(stored, lambda tmp: table.to_parquet(tmp, index=False))
+    metrics = binary_metrics(data.test.targets, probs)
     ident = model.identity
     record = make_record(
         "clean", config=plain_config(cfg), seed=cfg.seed, root=paths.root, metrics=metrics,

@@ -107,6 +107,11 @@ def load_adversarials(directory: Path, which: str = "adversarial") -> np.ndarray
     return np.concatenate([np.load(p)[which] for p in parts])
 
 
+def eval_path(directory: Path, name: str) -> Path:
+    """Where :func:`evaluate_on` keeps target ``name``'s predictions on the adversarials of ``directory``."""
+    return Path(directory) / f"eval-{name}.parquet"
+
+
 def evaluate_on(target: torch.nn.Module, dataset: CachedImageDataset, directory: Path, name: str, *,
                 device: torch.device | str = "cpu", batch_size: int = 64) -> pd.DataFrame:
     """Clean and adversarial predictions of ``target`` on the stored adversarials of ``directory``.
@@ -115,7 +120,7 @@ def evaluate_on(target: torch.nn.Module, dataset: CachedImageDataset, directory:
     target takes another input size (``train=paper``: IRv2 299 px, NASNet 331 px), the
     adversarials are resized to it, as a transferred image would be.
     """
-    path = Path(directory) / f"eval-{name}.parquet"
+    path = eval_path(directory, name)
     if path.exists():
         return pd.read_parquet(path)
     crafted_ids = load_table(directory)["image_id"].tolist()
