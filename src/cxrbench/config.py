@@ -24,7 +24,7 @@ class PhantomDataConfig:
     n_test: int = 200
     test_positives: int = 93
     prevalence: float = NIH_FINDING_PREVALENCE
-    lesion_contrast: float = 1.0
+    lesion_contrast: float = 1.5
     noise: float = 0.02
     seed: int = 0
 
