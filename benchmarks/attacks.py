@@ -1,23 +1,26 @@
 """Attack efficiency, measured side by side in one run.
 
-    python benchmarks/attacks.py [--model irv2] [--size 80] [--batch 8] [--steps 10]
+    python benchmarks/attacks.py [--model irv2] [--size 80] [--batch 8] [--steps 10] [--checkpoint PATH]
     # torchattacks is optional: pip install --no-deps torchattacks
 
 (a) PGD overhead: wall time of k PGD iterations divided by k x the model's own forward+backward
     time on the same batch, for this project's iterative L∞ attack (one run at fixed ε),
     Foolbox's ``LinfPGD`` called directly, and torchattacks' ``PGD``.
-(b) Minimal-ε search vs a fixed-ε grid: model calls (images through the model) per sample of
-    the grow-then-bisect search against running one fixed-ε PGD per grid value until the first
-    success, with the minimal ε each finds.
+(b) Minimal-ε search vs a fixed-ε grid at the same resolution: model calls (images through the
+    model) per sample of the grow-then-bisect search, of Foolbox 3's ``LinfPGD`` with
+    ``epsilons=grid`` (every grid value for every sample) and of an ascending grid that drops a
+    sample at its first success, with the minimal ε each finds.
 (c) Single pixel: wall time batched vs one candidate per forward (same result checked).
 
-Models are the real timm networks, untrained (efficiency does not depend on the weights),
-wrapped as the pipeline wraps them.
+Models are the real timm networks wrapped as the pipeline wraps them: untrained on uniform noise
+by default, or a trained checkpoint on phantom images (``--checkpoint``); (b)'s minimal ε, and
+so the early-stop grid's cost, depends on the weights.
 """
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import foolbox as fb
 import numpy as np
@@ -26,7 +29,10 @@ import torch.nn.functional as F
 
 from cxrbench.attacks import PGD, SinglePixelAttack
 from cxrbench.attacks.base import AttackStats
+from cxrbench.config import PhantomDataConfig
+from cxrbench.data.phantom import PhantomParams, generate
 from cxrbench.models import create_model
+from cxrbench.training.checkpoint import load_weights
 
 
 def _timed(fn) -> float:
@@ -60,29 +66,64 @@ def overhead(model, fmodel, x, y, steps: int, eps: float) -> dict[str, float]:
     return out
 
 
-def search_vs_grid(fmodel, x, y, steps: int, grid_points: int) -> dict[str, float]:
-    search = PGD(iterations=steps, binary_search_steps=10)
+class _ImageCounter:
+    """Counts images through a module's forward (the model calls of any attack library)."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.images = 0
+        module.register_forward_hook(lambda _m, args, _out: self._add(len(args[0])))
+
+    def _add(self, n: int) -> None:
+        self.images += n
+
+
+def search_vs_grid(model, fmodel, x, y, steps: int, bisections: int) -> dict[str, float]:
+    """Calls per sample to find each sample's minimal ε at one resolution, three ways.
+
+    A grid is fixed before the data is seen: it spans (0, start ε] (further where the search had to
+    grow ε) with the search's final bracket width (start ε / 2^bisections) as its step, so all
+    three resolve the same minimal ε.
+    """
+    search = PGD(iterations=steps, binary_search_steps=bisections)
     search(fmodel, x, y, epsilons=None)
-    calls_search = search.stats.queries[search.stats.attacked].mean()
-    grid = np.linspace(0, 1, grid_points + 1)[1:]
-    resolution = grid[1] - grid[0]
-    runner = PGD(iterations=steps)
-    runner.stats = AttackStats.empty(len(x))
-    found = np.full(len(x), np.nan)
-    todo = np.flatnonzero(search.stats.attacked)
-    for eps in grid:  # one fixed-ε run per grid value, only on samples not yet fooled
+    solved = np.flatnonzero(search.stats.attacked & ~np.isnan(search.stats.found))
+    if not len(solved):
+        raise SystemExit("(b) the search fooled no sample; raise --steps or use another model")
+    xs, ys = x[solved], y[solved]
+    resolution = search.epsilon / 2**bisections
+    top = max(search.epsilon, float(np.nanmax(search.stats.found)))
+    grid = np.arange(1, int(np.ceil(top / resolution - 1e-9)) + 1) * resolution
+
+    # Foolbox 3's own way to a minimal ε: every grid value for every sample (epsilons=grid).
+    counter = _ImageCounter(model)
+    theirs = fb.attacks.LinfPGD(rel_stepsize=search.rel_stepsize, steps=steps, random_start=False)
+    _, _, success = theirs(fmodel, xs, ys, epsilons=[float(e) for e in grid])
+    success = success.cpu().numpy()
+    found_fb = np.where(success.any(0), grid[success.argmax(0)], np.nan)
+
+    # An ascending grid that drops each sample at its first fooling value (early return too).
+    runner = PGD(iterations=steps, rel_stepsize=search.rel_stepsize)
+    runner.stats = AttackStats.empty(len(xs))
+    found_grid, todo = np.full(len(xs), np.nan), np.arange(len(xs))
+    for eps in grid:
         if not len(todo):
             break
         idx = torch.as_tensor(todo)
-        _, fooled = runner.run_at(fmodel, x[idx], y[idx], torch.full((len(todo),), eps), todo)
-        found[todo[fooled.numpy()]] = eps
+        _, fooled = runner.run_at(fmodel, xs[idx], ys[idx], torch.full((len(todo),), eps), todo)
+        found_grid[todo[fooled.numpy()]] = eps
         todo = todo[~fooled.numpy()]
-    calls_grid = runner.stats.queries[search.stats.attacked].mean()
-    both = search.stats.attacked & ~np.isnan(found) & ~np.isnan(search.stats.found)
-    return {"calls per sample, search": calls_search, "calls per sample, grid": calls_grid,
-            "ratio grid/search": calls_grid / calls_search,
-            "median minimal eps, search": float(np.median(search.stats.found[both])),
-            "median minimal eps, grid": float(np.median(found[both])), "grid resolution": resolution}
+
+    calls = {"search": search.stats.queries[solved].mean(), "grid, foolbox epsilons=grid": counter.images / len(xs),
+             "grid, stop at first success": runner.stats.queries.mean()}
+    out = {f"calls per sample, {k}": v for k, v in calls.items()}
+    out.update({f"ratio {k} / search": v / calls["search"] for k, v in calls.items() if k != "search"})
+    out.update({"grid points": len(grid), "resolution": resolution, "samples": len(xs),
+                "median minimal eps, search": float(np.median(search.stats.found[solved])),
+                "median minimal eps, foolbox grid": float(np.nanmedian(found_fb)),
+                "median minimal eps, early-stop grid": float(np.nanmedian(found_grid)),
+                "max |search - foolbox grid| / resolution":
+                    float(np.nanmax(np.abs(search.stats.found[solved] - found_fb)) / resolution)})
+    return out
 
 
 def single_pixel(fmodel, x, y, max_pixels: int) -> dict[str, float]:
@@ -103,23 +144,30 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=10, help="PGD iterations k")
     parser.add_argument("--eps", type=float, default=0.02)
-    parser.add_argument("--grid-points", type=int, default=100)
+    parser.add_argument("--bisections", type=int, default=5, help="(b) the search's bisections (quick profile: 5)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="trained weights (e.g. results/checkpoints/<variant>/best.pt); phantom images then")
     parser.add_argument("--max-pixels", type=int, default=64)
     args = parser.parse_args()
 
     torch.manual_seed(0)
     model = create_model(args.model, args.pooling, input_size=args.size).eval()
+    if args.checkpoint:  # a trained quick model on phantom test-stream images: realistic minimal ε
+        load_weights(model, Path(args.checkpoint))
+        params = PhantomParams(lesion_contrast=PhantomDataConfig.lesion_contrast)
+        x = torch.stack([torch.from_numpy(generate(2, i, args.size, params).image)[None] for i in range(args.batch)])
+    else:
+        x = torch.rand(args.batch, 1, args.size, args.size)
     fmodel = fb.PyTorchModel(model, bounds=(0.0, 1.0))
-    x = torch.rand(args.batch, 1, args.size, args.size)
     with torch.no_grad():
         y = model(x).argmax(1)  # the model's own labels: every sample starts correctly classified
     print(f"{args.model}/{args.pooling} at {args.size}px, batch {args.batch}, {torch.get_num_threads()} threads")
     print(f"(a) PGD wall time / ({args.steps} x forward+backward):")
     for name, ratio in overhead(model, fmodel, x, y, args.steps, args.eps).items():
         print(f"    {name:18s} {ratio:6.3f}")
-    print(f"(b) minimal-eps search vs one fixed-eps PGD per grid value ({args.grid_points} points):")
-    for name, value in search_vs_grid(fmodel, x, y, args.steps, args.grid_points).items():
-        print(f"    {name:28s} {value:10.4f}")
+    print(f"(b) minimal-eps search ({args.bisections} bisections) vs one fixed-eps PGD per grid value:")
+    for name, value in search_vs_grid(model, fmodel, x, y, args.steps, args.bisections).items():
+        print(f"    {name:42s} {value:10.4f}")
     print(f"(c) single pixel, {args.max_pixels} pixels:")
     for name, value in single_pixel(fmodel, x, y, args.max_pixels).items():
         print(f"    {name:24s} {value}")
