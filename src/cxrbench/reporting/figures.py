@@ -195,7 +195,7 @@ def figure2(selection: Selection, out_dir: Path, log: Callable[[str], None] = pr
         directory = selection.path(record["crafted"])
         clean = stored_image(directory, row, "clean")
         axes[0, k].imshow(clean, cmap="gray", vmin=0, vmax=1)
-        axes[0, k].set_title(f"{attack_label(attack)}\n{variant_label(*variant)}, {table.at[row, 'image_id']}",
+        axes[0, k].set_title(f"{attack_label(attack)}\n{variant_label(*variant)}\n{table.at[row, 'image_id']}",
                              fontsize=6.5)
         _show_pair(axes[1, k], axes[2, k], clean, stored_image(directory, row))
         axes[1, k].set_title(f"SSIM {ssim:.2f}\nP(finding) {table.at[row, 'adv_prob']:.2f}", fontsize=6.5)
