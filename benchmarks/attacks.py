@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from cxrbench.attacks import PGD, SinglePixelAttack
 from cxrbench.attacks.base import AttackStats
+from cxrbench.attacks.gradient import _CountedModel
 from cxrbench.config import PhantomDataConfig
 from cxrbench.data.phantom import PhantomParams, generate
 from cxrbench.models import create_model
@@ -66,18 +67,7 @@ def overhead(model, fmodel, x, y, steps: int, eps: float) -> dict[str, float]:
     return out
 
 
-class _ImageCounter:
-    """Counts images through a module's forward (the model calls of any attack library)."""
-
-    def __init__(self, module: torch.nn.Module):
-        self.images = 0
-        module.register_forward_hook(lambda _m, args, _out: self._add(len(args[0])))
-
-    def _add(self, n: int) -> None:
-        self.images += n
-
-
-def search_vs_grid(model, fmodel, x, y, steps: int, bisections: int) -> dict[str, float]:
+def search_vs_grid(fmodel, x, y, steps: int, bisections: int) -> dict[str, float]:
     """Calls per sample to find each sample's minimal ε at one resolution, three ways.
 
     A grid is fixed before the data is seen: it spans (0, start ε] (further where the search had to
@@ -95,9 +85,10 @@ def search_vs_grid(model, fmodel, x, y, steps: int, bisections: int) -> dict[str
     grid = np.arange(1, int(np.ceil(top / resolution - 1e-9)) + 1) * resolution
 
     # Foolbox 3's own way to a minimal ε: every grid value for every sample (epsilons=grid).
-    counter = _ImageCounter(model)
+    # Each of its model calls takes the whole batch, so calls are calls per sample.
+    counted = _CountedModel(fmodel)
     theirs = fb.attacks.LinfPGD(rel_stepsize=search.rel_stepsize, steps=steps, random_start=False)
-    _, _, success = theirs(fmodel, xs, ys, epsilons=[float(e) for e in grid])
+    _, _, success = theirs(counted, xs, ys, epsilons=[float(e) for e in grid])
     success = success.cpu().numpy()
     found_fb = np.where(success.any(0), grid[success.argmax(0)], np.nan)
 
@@ -113,7 +104,7 @@ def search_vs_grid(model, fmodel, x, y, steps: int, bisections: int) -> dict[str
         found_grid[todo[fooled.numpy()]] = eps
         todo = todo[~fooled.numpy()]
 
-    calls = {"search": search.stats.queries[solved].mean(), "grid, foolbox epsilons=grid": counter.images / len(xs),
+    calls = {"search": search.stats.queries[solved].mean(), "grid, foolbox epsilons=grid": counted.calls,
              "grid, stop at first success": runner.stats.queries.mean()}
     out = {f"calls per sample, {k}": v for k, v in calls.items()}
     out.update({f"ratio {k} / search": v / calls["search"] for k, v in calls.items() if k != "search"})
@@ -166,7 +157,7 @@ def main() -> None:
     for name, ratio in overhead(model, fmodel, x, y, args.steps, args.eps).items():
         print(f"    {name:18s} {ratio:6.3f}")
     print(f"(b) minimal-eps search ({args.bisections} bisections) vs one fixed-eps PGD per grid value:")
-    for name, value in search_vs_grid(model, fmodel, x, y, args.steps, args.bisections).items():
+    for name, value in search_vs_grid(fmodel, x, y, args.steps, args.bisections).items():
         print(f"    {name:42s} {value:10.4f}")
     print(f"(c) single pixel, {args.max_pixels} pixels:")
     for name, value in single_pixel(fmodel, x, y, args.max_pixels).items():
