@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from cxrbench.models import create_model, list_models
-from cxrbench.training.runtime import resolve_runtime
+from cxrbench.runtime import resolve_runtime
 
 
 def images_per_second(name: str, pooling: str, size: int, batch_size: int, steps: int, warmup: int,

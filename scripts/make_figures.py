@@ -3,7 +3,9 @@
     python scripts/make_figures.py                                  # results/ -> results/figures/
     python scripts/make_figures.py --results results --seed 0 --data phantom --train quick
 
-A filter left out takes the one value the records hold (an error when they hold several).
+Per seed k: figures/seed<k>/figure{1..4}_*.{png,pdf}. Every seed the records hold is rendered;
+--seed renders one. --data and --train left out take the one value the records hold (an error
+when they hold several).
 """
 from __future__ import annotations
 

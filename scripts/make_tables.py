@@ -3,7 +3,11 @@
     python scripts/make_tables.py                                   # results/ -> results/tables/
     python scripts/make_tables.py --results results --seed 0 --data phantom --train quick
 
-A filter left out takes the one value the records hold (an error when they hold several).
+Per seed k: tables/seed<k>/table{1_whitebox,2_blackbox}.{csv,md,tex} (+ _n.csv, _clean_same_images.csv,
+_ci.{csv,tex}) and comparison_table{1,2}.{csv,md}; across the seeds: tables/table{1_whitebox,2_blackbox}
+_mean_sd.{csv,md}. Every seed the records hold is rendered; --seed renders one. --data and --train
+left out take the one value the records hold (an error when they hold several). Records of one
+cell that measured different configurations are an error that names both files.
 """
 from __future__ import annotations
 

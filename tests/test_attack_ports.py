@@ -189,6 +189,10 @@ def test_local_search_is_seeded(setup, runs):
     raw2, _, _ = again(setup["fmodel"], setup["x"], setup["y"], epsilons=None)
     assert torch.equal(raw, raw2)
     assert np.array_equal(attack.stats.queries, again.stats.queries)
+    # Another run seed draws other start pixels and subsets, so the search goes elsewhere.
+    other = LocalSearchAttack(R=20, seed=1)
+    raw3, _, _ = other(setup["fmodel"], setup["x"], setup["y"], epsilons=None)
+    assert not torch.equal(raw, raw3)
 
 
 def test_single_pixel_budget_and_perturbation(setup, runs):

@@ -85,7 +85,9 @@ def test_iterative_found_epsilon_fools_and_the_bracket_below_does_not(setup, par
     idx = torch.as_tensor(rows)
     found = torch.as_tensor(attack.stats.found[rows], dtype=x.dtype)
     lower = torch.as_tensor(attack.stats.lower[rows], dtype=x.dtype)
-    assert (found - lower <= 0.3 * 1.5 ** 3 / 2 ** 12).all()  # the search resolution
+    # Bisection from 0 (Foolbox 1.x) halves [0, first fooling ε] 12 times; lower is the largest
+    # failing ε, which lies within that last interval or above it.
+    assert (found - lower <= 0.3 * 1.5 ** 3 / 2 ** 12).all()
     _, fooled_at = attack.run_at(fmodel, x[idx], y[idx], found, rows)
     _, fooled_below = attack.run_at(fmodel, x[idx], y[idx], lower, rows)
     assert fooled_at.all() and not fooled_below.any()
@@ -113,6 +115,8 @@ def test_iterative_attack_agrees_with_foolbox_linf_pgd_at_a_fixed_epsilon(setup)
      lambda: fb.attacks.LinearSearchContrastReductionAttack(steps=100)),
 ], ids=["blur", "contrast"])
 def test_line_searches_match_foolbox_3(setup, ours, theirs):
+    # Contrast: ours walks Foolbox 1.x's 1/steps … 1, Foolbox 3 walks 0 … (steps-1)/steps; the
+    # grids share every point but 0 and 1, so first hits agree unless only the grey image fools.
     fmodel, x, y = setup
     keep = y == fmodel(x).argmax(1)  # Foolbox attacks misclassified samples too; compare the rest
     a, b = ours(), theirs()
@@ -136,9 +140,9 @@ def test_noise_schedule_foolbox1_scales_twice():
     lo_hi = type("M", (), {"bounds": fb.types.Bounds(0.0, 1.0)})()
     x = torch.full((1, 1, 64, 64), 0.5)
     eps = torch.tensor([0.5])
-    rows = torch.tensor([0])
-    old = AdditiveGaussianNoiseAttack(steps=10).perturb(x, eps, rows, lo_hi) - x
-    new = AdditiveGaussianNoiseAttack(steps=10, schedule="corrected").perturb(x, eps, rows, lo_hi) - x
+    keys = torch.tensor([0])  # the per-sample state is the image key that seeds the noise
+    old = AdditiveGaussianNoiseAttack(steps=10).perturb(x, eps, keys, lo_hi) - x
+    new = AdditiveGaussianNoiseAttack(steps=10, schedule="corrected").perturb(x, eps, keys, lo_hi) - x
     assert torch.allclose(old, new * 0.5, atol=1e-6)  # same draw, one extra factor ε
     assert abs(new.std().item() - 0.5 / 3 ** 0.5) < 0.02
 

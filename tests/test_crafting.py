@@ -9,7 +9,10 @@ from tiny_models import blob_images, trained_tiny_cnn
 from cxrbench.attacks import create_attack
 from cxrbench.data.cache import build_cache, to_uint8
 from cxrbench.data.datasets import CachedImageDataset
+from cxrbench.errors import DataError
 from cxrbench.evaluation.adversarial import craft, evaluate_on, load_adversarials, load_table, summarize
+from cxrbench.evaluation.metrics import binary_metrics, finding_probability, predicted
+from cxrbench.evaluation.predict import probabilities
 from cxrbench.evaluation.perturbation import perturbation_measures, ssim
 
 
@@ -79,18 +82,82 @@ def test_an_interrupted_craft_resumes_without_redoing_finished_chunks(models, da
         load_table(directory, chunks=3)
 
 
+def test_crafted_sets_do_not_depend_on_the_chunk_size(models, dataset, tmp_path):
+    source, _ = models
+    sets = {}
+    for chunk in (3, 10):
+        directory = tmp_path / f"chunk{chunk}"
+        craft(create_attack("gaussian_noise", steps=30, seed=5), source, dataset, directory, chunk_size=chunk,
+              progress=False)
+        sets[chunk] = load_adversarials(directory)
+    assert np.array_equal(sets[3], sets[10])
+    noise = sets[3] - load_adversarials(tmp_path / "chunk3", "clean")
+    changed = [i for i in range(len(noise)) if np.abs(noise[i]).max() > 0]
+    assert len(changed) >= 2 and not np.array_equal(noise[changed[0]], noise[changed[1]])
+
+
 def test_white_and_black_box_summaries(models, dataset, tmp_path):
     source, other = models
     directory = tmp_path / "craft"
     crafted = craft(create_attack("pgd", iterations=10, binary_search_steps=6), source, dataset, directory,
                     chunk_size=5, progress=False)
-    white = summarize(crafted, evaluate_on(source, dataset, directory, "source"))
-    black = summarize(crafted, evaluate_on(other, dataset, directory, "other"))
+    white = summarize(crafted, evaluate_on(source, directory, "source", clean_table(source, dataset)))
+    black = summarize(crafted, evaluate_on(other, directory, "other", clean_table(other, dataset)))
     assert white["success_rate"] == pytest.approx(crafted["success"].sum() / crafted["attacked"].sum())
     assert white["accuracy"] <= white["clean_accuracy"] and white["success_rate"] > 0.5
     assert 0.0 <= black["success_rate"] <= 1.0 and black["clean_accuracy"] > 0.5
     assert white["median_linf"] == pytest.approx(float(np.median(crafted.loc[crafted["success"], "linf"])))
     assert (directory / "eval-source.parquet").exists() and (directory / "eval-other.parquet").exists()
+
+
+def clean_table(model, dataset) -> pd.DataFrame:
+    """A model's clean pass over ``dataset``, as the pipeline stores it."""
+    x, y = dataset.batch(np.arange(len(dataset)))
+    return pd.DataFrame({"image_id": dataset.ids, "label": y.numpy(), "prob": probabilities(model, x)})
+
+
+def test_a_cell_where_nothing_was_fooled_equals_the_clean_figure_exactly(models, dataset, tmp_path):
+    source, other = models
+    directory = tmp_path / "craft"
+    # One grid point far below any decision change: every attacked image comes back unchanged.
+    crafted = craft(create_attack("contrast_reduction", steps=1000), _Unfoolable(source), dataset, directory,
+                    chunk_size=4, progress=False)
+    assert not crafted["success"].any()
+    for model, name in ((source, "source"), (other, "other")):
+        clean = clean_table(model, dataset)
+        evaluated = evaluate_on(model, directory, name, clean)
+        summary = summarize(crafted, evaluated)
+        expected = binary_metrics(clean["label"].to_numpy(), clean["prob"].to_numpy())
+        assert (summary["accuracy"], summary["auc"]) == (expected["accuracy"], expected["auc"])
+        assert (summary["clean_accuracy"], summary["clean_auc"]) == (expected["accuracy"], expected["auc"])
+        assert evaluated["adv_prob"].tolist() == clean["prob"].tolist()
+
+
+class _Unfoolable(torch.nn.Module):
+    """A model whose decision no contrast reduction changes (its output ignores the input)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x).detach() * 0 + torch.tensor([[0.0, 1.0]])
+
+
+def test_evaluation_refuses_adversarials_of_images_the_target_was_not_evaluated_on(models, dataset, tmp_path):
+    source, _ = models
+    directory = tmp_path / "craft"
+    craft(create_attack("fgsm", steps=20), source, dataset, directory, chunk_size=5, progress=False)
+    clean = clean_table(source, dataset).iloc[2:]
+    with pytest.raises(DataError, match="not evaluated on"):
+        evaluate_on(source, directory, "source", clean)
+
+
+def test_one_decision_rule_for_records_attacks_and_bootstrap():
+    logits = torch.tensor([[0.0, 0.0], [0.0, 1e-7], [1e-7, 0.0], [3.0, -2.0]])
+    probs = finding_probability(logits)
+    assert predicted(probs).tolist() == logits.argmax(1).tolist() == [0, 1, 0, 0]
+    assert binary_metrics(np.array([0, 1, 0, 0]), probs)["accuracy"] == 1.0  # a tie (P = 0.5) is no finding
 
 
 def test_perturbation_measures_on_known_images():

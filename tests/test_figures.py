@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from test_tables import ATTACKS, ROOT, VARIANTS, results, tiny  # noqa: F401  (shared fixtures)
+from test_tables import ATTACKS, ROOT, VARIANTS, edit_record, results, tiny  # noqa: F401  (shared fixtures)
 
+from cxrbench.reporting import figures_stats
 from cxrbench.reporting.figures_stats import figure4, perceptibility_points, successful_disease_confidence
 from cxrbench.reporting.render import render_all
 from cxrbench.reporting.selection import select_records
@@ -19,12 +20,16 @@ STEMS = ("figure1_examples", "figure2_perceptible", "figure3_confidence", "figur
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
 
 
-def _check_written(written: dict[str, Path]) -> None:
-    assert sorted(written) == sorted(f"{s}.{ext}" for s in STEMS for ext in MAGIC)
+def _check_written(written: dict[str, Path], seed: int = 0) -> None:
+    assert sorted(written) == sorted(f"seed{seed}/{s}.{ext}" for s in STEMS for ext in MAGIC)
     for name, path in written.items():
         data = path.read_bytes()
         assert len(data) > 2000 and data.startswith(MAGIC[name.rsplit(".", 1)[1]]), name
-        assert path.parent.name == "figures"
+        assert (path.parent.parent.name, path.parent.name) == ("figures", f"seed{seed}")
+
+
+def _seed0(results: Path):
+    return select_records(results, log=lambda _: None).seeds[0]
 
 
 def test_figures_from_tiny_records(results):
@@ -32,7 +37,7 @@ def test_figures_from_tiny_records(results):
     _check_written(render_all(results, tables=False, log=lines.append))
     assert any("fig. 1 shows image" in line and f"fooled by {len(ATTACKS)} of {len(ATTACKS)}" in line
                for line in lines)  # the tiny run's gradient and decision attacks both fool some image
-    points = perceptibility_points(select_records(results, log=lambda _: None))
+    points = perceptibility_points(_seed0(results))
     assert len(points) == len(ATTACKS) * len(VARIANTS)
     assert points["median_ssim"].between(0, 1).all() and (points["median_l2"] > 0).all()
 
@@ -45,7 +50,8 @@ def test_partial_and_empty_grids_do_not_crash(results, tmp_path):
     shutil.rmtree(results / "adversarial" / "irv2-max-fgsm")  # a record whose images are gone
     lines: list[str] = []
     _check_written(render_all(results, tables=False, log=lines.append))
-    _check_written(render_all(tmp_path / "empty", tables=False, log=lambda _: None))
+    assert render_all(tmp_path / "empty", tables=False, log=lambda _: None) == {}  # no seed: nothing to draw
+    _check_written(render_all(tmp_path / "empty", seed=3, tables=False, log=lambda _: None), seed=3)
 
 
 def test_no_successful_attack_is_noted_not_plotted(results):
@@ -54,7 +60,7 @@ def test_no_successful_attack_is_noted_not_plotted(results):
     record = json.loads(path.read_text())
     record["metrics"].update(median_ssim=float("nan"), median_l2=float("nan"))
     path.write_text(json.dumps(record))
-    selection = select_records(results, log=lambda _: None)
+    selection = _seed0(results)
     points = perceptibility_points(selection)
     assert points["median_ssim"].isna().sum() == 1
     written = figure4(selection, results / "figures")
@@ -72,5 +78,23 @@ def test_make_figures_script(results):
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     assert script.main(["--results", str(results), "--train", "quick"]) == 0
-    assert all((results / "figures" / f"{s}.pdf").stat().st_size > 0 for s in STEMS)
+    assert all((results / "figures" / "seed0" / f"{s}.pdf").stat().st_size > 0 for s in STEMS)
     assert script.main(["--results", str(results), "--seed", "7"]) == 0  # nothing selected: still renders
+    assert (results / "figures" / "seed7" / "figure4_perceptibility.png").exists()
+
+
+def test_a_weakened_attack_is_drawn_hollow_in_figure4(results, monkeypatch):
+    edit_record(results, "attack", "white-box-irv2-max-fgsm", comparable_with_paper=False,
+                deviations={"steps": {"paper": 1000, "used": 100}})
+    selection = _seed0(results)
+    points = perceptibility_points(selection)
+    assert points["comparable"].tolist().count(False) == 1
+    shown = {}
+    monkeypatch.setattr(figures_stats, "save_figure", lambda fig, out_dir, stem: shown.setdefault("fig", fig) and {})
+    figure4(selection, results / "figures")
+    fig = shown["fig"]
+    faces = [c.get_facecolors() for ax in fig.axes for c in ax.collections]
+    hollow = [f for f in faces if len(f) == 0 or f[0][3] == 0]      # no face colour: drawn hollow
+    assert len(faces) == 2 * len(points) and len(hollow) == 2         # the one weakened point, in both panels
+    notes = " ".join(t.get_text() for t in fig.texts)
+    assert "Hollow markers" in notes and "G1 MP IR2 (steps 100 instead of 1000)" in notes.replace("\n", " ")

@@ -13,9 +13,10 @@ from cxrbench.data.build import build_data
 from cxrbench.errors import CheckpointError
 from cxrbench.models import create_model
 from cxrbench.pipeline import resolve_paths, run_clean
+from cxrbench.reporting.schema import check_record
 from cxrbench.training.checkpoint import load_weights
 from cxrbench.training.loop import fit
-from cxrbench.training.runtime import resolve_runtime
+from cxrbench.runtime import resolve_runtime
 from cxrbench.training.store import ensure_trained
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,8 +32,10 @@ def test_run_writes_a_record_and_second_run_reuses_the_checkpoint(tiny_overrides
     assert first["training"]["reused"] is False
     m = first["metrics"]
     assert m["n"] == 10 and m["n_positive"] == 4 and 0.0 <= m["accuracy"] <= 1.0
-    assert first["model"] == {"model": "nasnet", "timm_name": "nasnetalarge", "pooling": "avg",
-                              "input_size": 32, "channels": 1, "num_classes": 2}
+    assert (first["model"], first["pooling"], first["kind"], first["images"]) == ("nasnet", "avg", "clean", 10)
+    assert first["model_identity"] == {"model": "nasnet", "timm_name": "nasnetalarge", "pooling": "avg",
+                                       "input_size": 32, "channels": 1, "num_classes": 2}
+    check_record(json.loads(Path(first["path"]).read_text()), "clean record")
     for key in ("git_sha", "versions", "seed", "split", "config"):
         assert key in first
     assert first["versions"]["torch"] == metadata.version("torch")

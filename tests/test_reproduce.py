@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -86,11 +87,16 @@ def test_reproduce_runs_the_grid_resumes_and_renders_tables(tiny_overrides, tmp_
 
     again = reproduce(overrides, CONFIGS, ROOT, log=lambda *_: None)
     assert (again.crafted, again.crafted_reused) == (0, 4) and "4 reused" in format_report(again)
-    assert [json.loads(Path(p).read_text())["metrics"] for p in again.records] == [r["metrics"] for r in records]
+    rerun = [json.loads(Path(p).read_text()) for p in again.records]
+    assert [r["metrics"] for r in rerun] == [r["metrics"] for r in records]
+    # Reusing a crafted set keeps the provenance of the run that crafted it.
+    assert all(r["crafted_reused"] for r in rerun) and not any(r["crafted_reused"] for r in records)
+    assert [r["crafted_by"] for r in rerun] == [r["crafted_by"] for r in records]
+    assert all(r["crafted_by"]["created"] and "git_sha" in r["crafted_by"] for r in rerun)
     assert len(list((results / "records" / "attack").glob("*.json"))) == 8
     assert not list(results.rglob("*.tmp"))
 
-    table = pd.read_csv(results / "tables" / "table1_whitebox.csv")
+    table = pd.read_csv(results / "tables" / "seed0" / "table1_whitebox.csv")
     reference = pd.read_csv(REFERENCE)
     assert list(table.columns) == list(reference.columns)
     keys = ["setting", "pooling", "model", "metric"]
@@ -98,8 +104,8 @@ def test_reproduce_runs_the_grid_resumes_and_renders_tables(tiny_overrides, tmp_
     avg, mp = table[table["pooling"] == "AP"], table[table["pooling"] == "MP"]
     assert avg["clean"].notna().all() and avg["G1"].notna().all() and avg["D2"].notna().all()
     assert avg["G2"].isna().all() and mp["clean"].isna().all()  # not run: missing, never filled
-    assert (results / "tables" / "table2_blackbox.csv").exists()
-    assert (results / "figures" / "figure1_examples.png").exists()
+    assert (results / "tables" / "seed0" / "table2_blackbox.csv").exists()
+    assert (results / "figures" / "seed0" / "figure1_examples.png").exists()
 
 
 def _tiny_experiment(tmp: Path, seed: int) -> list[str]:
@@ -113,7 +119,25 @@ def test_same_seed_gives_identical_tables_and_another_seed_does_not(tmp_path):
     tables = {}
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
         reproduce(_tiny_experiment(tmp_path / name, seed), CONFIGS, ROOT, log=lambda *_: None)
-        out = tmp_path / name / "results" / "tables"
+        out = tmp_path / name / "results" / "tables" / f"seed{seed}"
         tables[name] = [(out / f).read_bytes() for f in ("table1_whitebox.csv", "table2_blackbox.csv")]
     assert tables["a"] == tables["b"]
     assert tables["a"] != tables["c"]
+
+
+def test_seeds_run_the_whole_grid_once_per_seed_and_render_mean_and_sd(tmp_path):
+    overrides = _tiny_experiment(tmp_path, 0)[:-1] + ["grid.attacks=[fgsm]", "++attack.quick.images=4",
+                                                      "++attack.quick.steps=10", "seeds=[0,1]"]
+    report = reproduce(overrides, CONFIGS, ROOT, log=lambda *_: None)
+    assert report.seeds == [0, 1] and report.cells == 2 and sorted(report.seed_seconds) == [0, 1]
+    assert "seed 1:" in format_report(report)
+    records = [json.loads(Path(p).read_text()) for p in report.records]
+    assert sorted({r["seed"] for r in records}) == [0, 1]
+    tables = tmp_path / "results" / "tables"
+    for seed in (0, 1):
+        assert (tables / f"seed{seed}" / "table1_whitebox.md").exists()
+    summary = pd.read_csv(tables / "table1_whitebox_mean_sd.csv")
+    row = summary[(summary["pooling"] == "MP") & (summary["model"] == "IR2") & (summary["metric"] == "acc")].iloc[0]
+    clean = [r["accuracy"] for r in records if r["model"] == "irv2" and r["setting"] == "white-box"]
+    assert row["G1_mean"] == pytest.approx(np.mean(clean), abs=1e-4)
+    assert row["G1_sd"] == pytest.approx(np.std(clean, ddof=1), abs=1e-4)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from filelock import FileLock
@@ -21,11 +22,13 @@ from filelock import FileLock
 from cxrbench.attacks import AttackSpec, create_attack, get_attack_spec
 from cxrbench.config import RunConfig
 from cxrbench.data.datasets import SubsetView, stratified_rows
-from cxrbench.evaluation.adversarial import craft, eval_path, evaluate_on, load_table, summarize
-from cxrbench.pipeline import (Paths, Variant, evaluate_clean, plain_config, prepare_variant, resolve_paths,
-                               split_summary)
-from cxrbench.reporting.records import make_record, write_record
-from cxrbench.training.runtime import Runtime, resolve_runtime, seed_everything
+from cxrbench.evaluation.adversarial import craft, crafted_by, eval_path, evaluate_on, load_table, summarize
+from cxrbench.pipeline import (Paths, Variant, clean_predictions, evaluate_clean, prepare_variant, record_base,
+                               resolve_paths)
+from cxrbench.reporting.manifest import git_state
+from cxrbench.reporting.records import write_record
+from cxrbench.reporting.schema import AttackRecord
+from cxrbench.runtime import Runtime, resolve_runtime, seed_everything
 
 
 @dataclass
@@ -49,21 +52,44 @@ def attack_parameters(cfg: RunConfig, spec: AttackSpec) -> dict:
     return params
 
 
+def deviations(cfg: RunConfig, spec: AttackSpec, params: dict) -> dict:
+    """Parameters set below the paper's value that make a weaker attack, not just a cheaper one.
+
+    Which parameters do is a fact of the attack (its ``weakening`` attribute): fewer rounds of
+    local search, fewer pixels of the single-pixel walk, fewer fresh noise draws.
+    """
+    paper = cfg.attack.paper
+    return {name: {"paper": paper.get(name), "used": params.get(name)}
+            for name in getattr(spec.builder, "weakening", ()) if params.get(name) != paper.get(name)}
+
+
 def _digest(blob: dict) -> str:
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def attacked_view(variant: Variant, cfg: RunConfig) -> SubsetView:
-    """The attacked test images: the whole test split, or the configured stratified subset."""
+    """The attacked test images: the whole test split, or a seeded stratified prefix of it.
+
+    Subsets of one seed are nested (the first n of one stratified order), so a cheap attack on
+    all images and an expensive one on a few share the expensive one's images.
+    """
     test = variant.data.test
     return SubsetView(test, stratified_rows(test.targets, cfg.attack.images(cfg.train.name), cfg.seed))
+
+
+def image_set(view: SubsetView) -> dict:
+    """How many images, how many with a finding, and a digest of exactly which ones."""
+    return {"n": len(view), "n_positive": int(np.sum(view.targets)),
+            "digest": hashlib.sha256("\n".join(view.ids).encode()).hexdigest()[:16]}
 
 
 def ensure_crafted(cfg: RunConfig, spec: AttackSpec, params: dict, source: Variant, paths: Paths,
                    runtime: Runtime, log=print) -> CraftedSet:
     """Craft the attack on ``source`` unless a finished set with the same key exists."""
+    view = attacked_view(source, cfg)
+    # Random draws are keyed by image id, so the chunk size is no part of what is crafted.
     key = _digest({"source": source.key, "model": source.model.identity.as_dict(), "attack": spec.name,
-                   "params": params, "images": cfg.attack.images(cfg.train.name), "chunk_size": cfg.attack.chunk_size,
+                   "params": params, "images": image_set(view), "image_size": cfg.train.canonical_size,
                    "seed": cfg.seed})
     directory = paths.results / "adversarial" / f"{source.name}-{spec.name}-{key}"
     directory.mkdir(parents=True, exist_ok=True)
@@ -73,10 +99,12 @@ def ensure_crafted(cfg: RunConfig, spec: AttackSpec, params: dict, source: Varia
             table = load_table(directory)
         else:
             attack = create_attack(spec.name, **params)
-            log(f"craft: {spec.paper_id} {spec.title} on {source.name}: {attack!r}")
+            log(f"craft: {spec.paper_id} {spec.title} on {source.name} ({len(view)} images): {attack!r}")
             torch.manual_seed(cfg.seed)
-            table = craft(attack, source.model, attacked_view(source, cfg), directory, device=runtime.device,
-                          chunk_size=cfg.attack.chunk_size, progress=cfg.progress)
+            provenance = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seed": cfg.seed,
+                          "source_key": source.key, **git_state(paths.root)}
+            table = craft(attack, source.model, view, directory, device=runtime.device,
+                          chunk_size=cfg.attack.chunk_size, progress=cfg.progress, provenance=provenance)
     return CraftedSet(source, directory, key, table, reused=done)
 
 
@@ -89,37 +117,39 @@ def run_attack(cfg: RunConfig, peer: RunConfig, default_root: Path, log=print) -
     spec = get_attack_spec(cfg.attack.name)
     params = attack_parameters(cfg, spec)
     paths = resolve_paths(cfg, default_root)
+    paths.check_writable()
     seed_everything(cfg.seed, cfg.deterministic)
     runtime = resolve_runtime(cfg.device)
     variants = [prepare_variant(c, paths, runtime, log) for c in (cfg, peer)]
     for c, variant in zip((cfg, peer), variants):  # the tables' Clean column
         evaluate_clean(c, variant, paths, runtime, wall=wall, log=log)
     crafted = [ensure_crafted(cfg, spec, params, v, paths, runtime, log) for v in variants]
+    weaker = deviations(cfg, spec, params)
 
     records = []
     for target in variants:
+        clean = clean_predictions(target, paths, runtime, cfg.train.eval_batch_size)
         for made in sorted(crafted, key=lambda c: c.source is not target):  # white-box first
             setting = "white-box" if made.source is target else "black-box"
-            evaluated = evaluate_on(target.model, attacked_view(target, cfg), made.directory,
-                                    f"{target.name}-{target.key}", device=runtime.device,
+            name = f"{target.name}-{target.key}"
+            evaluated = evaluate_on(target.model, made.directory, name, clean, device=runtime.device,
                                     batch_size=cfg.train.eval_batch_size)
             metrics = summarize(made.table, evaluated)
-            ident = target.model.identity
-            record = make_record(
-                "attack", config=plain_config(cfg), seed=cfg.seed, root=paths.root, metrics=metrics,
-                split=split_summary(target), attack=spec.name, attack_id=spec.paper_id, attack_title=spec.title,
-                family=spec.family, profile=cfg.attack.resolved_profile(cfg.train.name), attack_params=params,
-                model=ident.model, pooling=ident.pooling, source=made.source.model.identity.model,
-                setting=setting, accuracy=metrics["accuracy"], auc=metrics["auc"],
-                success_rate=metrics["success_rate"], images=len(evaluated),
-                crafted=str(made.directory.relative_to(paths.results)),
-                per_sample=str(eval_path(made.directory, f"{target.name}-{target.key}").relative_to(paths.results)),
-                crafted_reused=made.reused, crafting_seconds=float(made.table["seconds"].sum()),
-                target=ident.as_dict(), target_training=target.training, data=target.data.description,
-                device=str(runtime.device), wall_seconds=time.perf_counter() - wall)
-            name = f"{setting}-{ident.model}-{ident.pooling}-{spec.name}-{_digest({'c': made.key, 't': target.key})}"
-            record["path"] = str(write_record(paths.records / "attack" / f"{name}.json", record))
-            records.append(record)
+            images = image_set(attacked_view(target, cfg))
+            per_sample = eval_path(made.directory, name).relative_to(paths.results)
+            record = AttackRecord(
+                **record_base(cfg, target, runtime, metrics, wall=wall, per_sample=per_sample),
+                setting=setting, source=made.source.model.identity.model, source_key=made.source.key,
+                attack=spec.name, attack_id=spec.paper_id, attack_title=spec.title, family=spec.family,
+                profile=cfg.attack.resolved_profile(cfg.train.name), attack_params=params, deviations=weaker,
+                comparable_with_paper=not weaker, image_set=images,
+                cell_key=_digest({"attack": spec.name, "params": params, "images": images}),
+                clean_accuracy=metrics["clean_accuracy"], clean_auc=metrics["clean_auc"],
+                success_rate=metrics["success_rate"], crafted=str(made.directory.relative_to(paths.results)),
+                crafted_reused=made.reused, crafted_by=crafted_by(made.directory),
+                crafting_seconds=float(made.table["seconds"].sum()))
+            file = f"{setting}-{record.model}-{record.pooling}-{spec.name}-{_digest({'c': made.key, 't': target.key})}"
+            records.append(write_record(paths.records / "attack" / f"{file}.json", record, paths.root))
     return records
 
 
@@ -127,14 +157,20 @@ def format_summary(records: list[dict]) -> str:
     """The white-box and black-box rows of the configured model, as printed by ``scripts/run.py``."""
     head = records[0]
     lines = [f"attack {head['attack']} ({head['attack_id']} {head['attack_title']}, {head['profile']} profile) "
-             f"on {head['model']}/{head['pooling']}, test images n={head['images']}:",
-             f"{'setting':<10} {'crafted on':<10} {'accuracy':>8} {'AUC':>6} {'success':>8} {'median eps':>10}"]
+             f"on {head['model']}/{head['pooling']}, n={head['images']} test images "
+             f"({head['image_set']['n_positive']} with a finding):",
+             f"{'setting':<10} {'crafted on':<10} {'accuracy':>8} {'AUC':>6} {'clean acc':>9} {'clean AUC':>9} "
+             f"{'success':>8} {'median eps':>10}"]
     for r in records:
         if r["model"] != head["model"]:
             continue
-        m = r["metrics"]
         lines.append(f"{r['setting']:<10} {r['source']:<10} {r['accuracy']:>8.3f} {r['auc']:>6.3f} "
-                     f"{r['success_rate']:>8.3f} {m['median_linf']:>10.4f}")
-    lines.append("(accuracy and AUC over all attacked test images; success over those the target classified "
-                 "correctly; median eps: median L-inf size of the crafted perturbations that fooled)")
+                     f"{r['clean_accuracy']:>9.3f} {r['clean_auc']:>9.3f} {r['success_rate']:>8.3f} "
+                     f"{r['metrics']['median_linf']:>10.4f}")
+    lines.append("(accuracy and AUC over the attacked test images, clean acc/AUC over the same images unattacked; "
+                 "success over those the target classified correctly; median eps: median L-inf size of the "
+                 "perturbations that fooled)")
+    if head["deviations"]:
+        lines.append("not comparable with the paper, a weaker attack: " + ", ".join(
+            f"{k} {v['used']} instead of {v['paper']}" for k, v in head["deviations"].items()))
     return "\n".join(lines)

@@ -106,10 +106,14 @@ def load_config(overrides: list[str], config_dir: Path, config_name: str = "conf
 
 
 def preflight(argv: list[str], config_dir: Path, config_name: str = "config") -> None:
-    """Raise :class:`ConfigError` if any job of this command line would get an invalid config."""
+    """Raise a one-line error if any job of this command line would get an invalid config or unwritable folder."""
     overrides = user_overrides(argv)
     if overrides is None:
         return
+    from cxrbench.pipeline import resolve_paths
+
     groups = config_groups(config_dir)
     for variant in _expand(overrides):
-        validate(_compose(config_dir, config_name, variant, groups))
+        run = validate(_compose(config_dir, config_name, variant, groups))
+        # Hydra creates its run folder under paths.results_dir before the job starts: check it first.
+        resolve_paths(run, Path(config_dir).resolve().parent).check_writable()

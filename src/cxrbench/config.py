@@ -75,9 +75,20 @@ class TrainConfig:
     batch_size: int = 16
     eval_batch_size: int = 64
     input_size: int = 80
+    image_size: Optional[int] = None   # the experiment's image space; None: input_size (see canonical_size)
     grad_clip: Optional[float] = None
     label_smoothing: float = 0.0
     bn_recalibration_batches: int = 0
+
+    @property
+    def canonical_size(self) -> int:
+        """The one size at which images are cached, attacked, stored and evaluated for every model.
+
+        Each model resizes to its own ``input_size`` inside its wrapper (differentiably), so a
+        clean image reaches a target as the same tensor whether it comes from the clean pass or
+        from a crafted set, and a transferred adversarial is never resampled in between.
+        """
+        return self.image_size or self.input_size
 
 
 @dataclass
@@ -142,6 +153,7 @@ class RunConfig:
     grid: GridConfig = field(default_factory=GridConfig)
     attack: Optional[AttackConfig] = None
     seed: int = 0
+    seeds: Optional[List[int]] = None   # scripts/reproduce.py: run the experiment once per seed (None: [seed])
     device: str = "auto"
     progress: bool = True
     deterministic: bool = True
@@ -152,6 +164,21 @@ OPTIMIZERS = ("rmsprop_tf", "adamw", "sgd")
 SCHEDULES = ("step", "cosine", "constant")
 DEVICES = ("auto", "cpu", "cuda")
 ATTACK_PROFILES = ("auto", "paper", "quick")
+#: NumPy and torch accept seeds in [0, 2**32).
+SEED_RANGE = 2**32
+
+
+def _check_seed(value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < SEED_RANGE:
+        raise ConfigError(f"{where} must be an integer in [0, 2**32) (the seed range of NumPy and torch), "
+                          f"got {value!r}")
+
+
+def _check_positive(value: Any, where: str, *, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{where} must be positive, got {value!r}")
 
 
 def _typed(schema: type, node: Any, where: str):
@@ -239,7 +266,8 @@ def validate(cfg: DictConfig) -> RunConfig:
         train=_typed(TrainConfig, raw.get("train", {}), "train"),
         paths=_typed(PathsConfig, raw.get("paths", {}), "paths"),
         grid=_grid(raw.get("grid", {})),
-        attack=_attack(raw.get("attack")), seed=raw.get("seed", 0), device=raw.get("device", "auto"),
+        attack=_attack(raw.get("attack")), seed=raw.get("seed", 0), seeds=raw.get("seeds"),
+        device=raw.get("device", "auto"),
         progress=raw.get("progress", True), deterministic=raw.get("deterministic", True),
     )
     _choice(run.model.name, tuple(list_models()), "model")
@@ -249,6 +277,17 @@ def validate(cfg: DictConfig) -> RunConfig:
     _choice(run.device, DEVICES, "device")
     if (run.train.epochs is None) == (run.train.max_steps is None):
         raise ConfigError("set exactly one of train.epochs and train.max_steps")
+    _check_seed(run.seed, "seed")
+    if run.seeds is not None:
+        if not isinstance(run.seeds, list) or not run.seeds or len(set(map(str, run.seeds))) != len(run.seeds):
+            raise ConfigError(f"seeds must be a non-empty list of distinct seeds, e.g. seeds=[0,1,2]; got {run.seeds!r}")
+        for i, value in enumerate(run.seeds):
+            _check_seed(value, f"seeds[{i}]")
+    _check_seed(run.data.seed, "data.seed")
+    for key in ("max_steps", "epochs", "eval_every", "batch_size", "eval_batch_size", "input_size", "image_size",
+                "lr"):
+        _check_positive(getattr(run.train, key), f"train.{key}",
+                        optional=key in ("max_steps", "epochs", "eval_every", "image_size"))
     if source == "nih" and not run.data.root:
         raise ConfigError("data=nih needs data.root=/path/to/ChestX-ray14 (the folder with images_*/ "
                           "or images/ and Data_Entry_2017.csv)")

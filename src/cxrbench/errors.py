@@ -21,6 +21,14 @@ class CheckpointError(CxrBenchError):
     """A checkpoint does not belong to the requested model variant."""
 
 
+class OutputError(CxrBenchError):
+    """An output cannot be written (no permission, not a folder, full disk)."""
+
+
+class TrainingError(CxrBenchError):
+    """Training finished without producing a usable checkpoint."""
+
+
 def exit_code(action) -> int:
     """Run ``action()`` for a command-line entry point: 0, or 2 after one ``error:`` line on stderr."""
     import sys

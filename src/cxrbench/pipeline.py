@@ -16,14 +16,15 @@ from cxrbench.config import RunConfig
 from cxrbench.data import create_data_source
 from cxrbench.data.build import build_data
 from cxrbench.data.datasets import DataBundle
-from cxrbench.evaluation.metrics import binary_metrics
+from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.predict import predict_proba
+from cxrbench.io import atomic_write, check_writable
 from cxrbench.models import create_model
 from cxrbench.models.factory import CXRClassifier
-from cxrbench.reporting.io import atomic_write
-from cxrbench.reporting.records import make_record, write_record
+from cxrbench.reporting.records import write_record
+from cxrbench.reporting.schema import CleanRecord
+from cxrbench.runtime import Runtime, resolve_runtime, seed_everything
 from cxrbench.training.checkpoint import check_identity, load_weights, read_checkpoint
-from cxrbench.training.runtime import Runtime, resolve_runtime, seed_everything
 from cxrbench.training.store import checkpoint_key, ensure_trained
 
 
@@ -44,6 +45,11 @@ class Paths:
     @property
     def splits(self) -> Path:
         return self.results / "splits"
+
+    def check_writable(self) -> None:
+        """Fail before any work when the results or cache folder cannot be created and written."""
+        check_writable(self.results, "paths.results_dir")
+        check_writable(self.cache, "paths.cache_dir")
 
 
 def resolve_paths(cfg: RunConfig, default_root: Path) -> Paths:
@@ -88,7 +94,7 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
         check_identity(read_checkpoint(given), model.identity, given)  # refuse a foreign one up front
 
     subsets = ("test",) if given is not None else ("train", "val", "test")
-    data = build_data(source, cfg.train.input_size, paths.cache, progress=cfg.progress, subsets=subsets)
+    data = build_data(source, cfg.train.canonical_size, paths.cache, progress=cfg.progress, subsets=subsets)
     split_digest = data.split.write(paths.splits / f"{data.split.name}-{data.split.seed}.csv")
     log(f"data: {data.description['source']} split={data.split.name} sizes={data.split.sizes()} "
         f"digest={split_digest[:12]}")
@@ -114,6 +120,40 @@ def split_summary(variant: Variant) -> dict:
     return {"name": split.name, "digest": variant.split_digest, "sizes": split.sizes()}
 
 
+def clean_predictions_path(variant: Variant) -> Path:
+    """Where ``variant``'s clean per-sample predictions live, relative to the results directory."""
+    return Path("predictions") / "clean" / f"{variant.name}-{variant.key}.parquet"
+
+
+def clean_predictions(variant: Variant, paths: Paths, runtime: Runtime, batch_size: int) -> pd.DataFrame:
+    """The target's clean pass over the test split: ``image_id``, ``label``, ``prob``, ``pred``.
+
+    The key fixes the weights, the test split and the image space, so every attack cell reads
+    the predictions the first run made; it is the one clean prediction every table uses.
+    """
+    stored = paths.results / clean_predictions_path(variant)
+    if stored.exists():
+        return pd.read_parquet(stored)
+    test = variant.data.test
+    probs = predict_proba(variant.model, test, runtime, batch_size)
+    table = pd.DataFrame({"image_id": list(test.ids), "label": test.targets.astype(int), "prob": probs,
+                          "pred": predicted(probs)})
+    atomic_write(stored, lambda tmp: table.to_parquet(tmp, index=False))
+    return table
+
+
+def record_base(cfg: RunConfig, variant: Variant, runtime: Runtime, metrics: dict, *, wall: float,
+                per_sample: Path) -> dict:
+    """The fields every record of ``variant`` (the target) shares."""
+    ident = variant.model.identity
+    return dict(seed=cfg.seed, config=plain_config(cfg), data=variant.data.description,
+                split=split_summary(variant), image_size=cfg.train.canonical_size, model=ident.model,
+                pooling=ident.pooling, model_identity=ident.as_dict(), model_key=variant.key,
+                training=variant.training, images=metrics["n"], n_positive=metrics["n_positive"],
+                accuracy=metrics["accuracy"], auc=metrics["auc"], metrics=metrics, per_sample=str(per_sample),
+                device=str(runtime.device), wall_seconds=time.perf_counter() - wall)
+
+
 def evaluate_clean(cfg: RunConfig, variant: Variant, paths: Paths, runtime: Runtime, *, wall: float,
                    log=print) -> dict:
     """Clean test accuracy and ROC-AUC of ``variant``: a record plus its per-sample predictions.
@@ -121,30 +161,14 @@ def evaluate_clean(cfg: RunConfig, variant: Variant, paths: Paths, runtime: Runt
     The record lands under ``results/records/clean/``; its ``per_sample`` (relative to the results
     directory) names a Parquet table of image id, label and P(finding) for bootstrap intervals.
     """
-    model, data = variant.model, variant.data
-    per_sample = Path("predictions") / "clean" / f"{variant.name}-{variant.key}.parquet"
-    stored = paths.results / per_sample
-    # The key fixes the weights and the test split, so every attack cell of a sweep reads the
-    # predictions the first one made instead of running the test split through the model again.
-    if stored.exists():
-        probs = pd.read_parquet(stored)["prob"].to_numpy()
-    else:
-        probs = predict_proba(model, data.test, runtime, cfg.train.eval_batch_size)
-        table = pd.DataFrame({"image_id": list(data.test.ids), "label": data.test.targets.astype(int),
-                              "prob": probs.astype(float), "pred": (probs >= 0.5).astype(int)})
-        atomic_write(stored, lambda tmp: table.to_parquet(tmp, index=False))
-    metrics = binary_metrics(data.test.targets, probs)
-    ident = model.identity
-    record = make_record(
-        "clean", config=plain_config(cfg), seed=cfg.seed, root=paths.root, metrics=metrics,
-        split=split_summary(variant), model=ident.as_dict(), data=data.description,
-        training=variant.training, per_sample=str(per_sample), accuracy=metrics["accuracy"],
-        auc=metrics["auc"], device=str(runtime.device), wall_seconds=time.perf_counter() - wall)
-    path = write_record(paths.records / "clean" / f"{variant.name}-{variant.key}.json", record)
-    log(f"clean test {ident.model}/{ident.pooling}: accuracy {metrics['accuracy']:.3f}  AUC {metrics['auc']:.3f}  "
+    table = clean_predictions(variant, paths, runtime, cfg.train.eval_batch_size)
+    metrics = binary_metrics(table["label"].to_numpy(), table["prob"].to_numpy())
+    record = CleanRecord(**record_base(cfg, variant, runtime, metrics, wall=wall,
+                                       per_sample=clean_predictions_path(variant)))
+    document = write_record(paths.records / "clean" / f"{variant.name}-{variant.key}.json", record, paths.root)
+    log(f"clean test {record.model}/{record.pooling}: accuracy {metrics['accuracy']:.3f}  AUC {metrics['auc']:.3f}  "
         f"(n={metrics['n']}, {metrics['n_positive']} with a finding)")
-    record["path"] = str(path)
-    return record
+    return document
 
 
 def run_clean(cfg: RunConfig, default_root: Path, log=print) -> dict:
@@ -154,6 +178,7 @@ def run_clean(cfg: RunConfig, default_root: Path, log=print) -> dict:
     """
     wall = time.perf_counter()
     paths = resolve_paths(cfg, default_root)
+    paths.check_writable()
     seed_everything(cfg.seed, cfg.deterministic)
     runtime = resolve_runtime(cfg.device)
     variant = prepare_variant(cfg, paths, runtime, log)

@@ -24,8 +24,9 @@ from cxrbench.pipeline import resolve_paths
 
 @dataclass
 class Cell:
-    """One (pooling, attack) of the grid: both architectures, white-box and black-box."""
+    """One (seed, pooling, attack) of the grid: both architectures, white-box and black-box."""
 
+    seed: int
     pooling: str
     attack: str
     cfg: RunConfig
@@ -40,7 +41,9 @@ class ReproduceReport:
     cells: int = 0
     crafted: int = 0                 # adversarial sets crafted in this run
     crafted_reused: int = 0          # ...and found finished on disk
+    seeds: list[int] = field(default_factory=list)
     records: list[str] = field(default_factory=list)
+    seed_seconds: dict[int, float] = field(default_factory=dict)  # wall time of each seed's cells
     outputs: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -52,7 +55,9 @@ def _is_attack_override(line: str) -> bool:
 def plan(overrides: list[str], config_dir: Path) -> tuple[RunConfig, list[Cell]]:
     """Compose and validate every cell's config before any work starts.
 
-    ``attack.*`` overrides (``attack.quick.images=50``) apply to every attack of the grid.
+    ``attack.*`` overrides (``attack.quick.images=50``) apply to every attack of the grid. With
+    ``seeds=[0,1,2]`` the whole grid runs once per seed (each seed trains its own models), seed by
+    seed, so a finished seed's tables are complete before the next one starts.
     """
     if any(line.lstrip("+~").startswith("attack=") for line in overrides):
         raise ConfigError("reproduce runs the attacks of the experiment's grid; choose them with "
@@ -63,11 +68,12 @@ def plan(overrides: list[str], config_dir: Path) -> tuple[RunConfig, list[Cell]]
         raise ConfigError(f"grid.models must name two architectures (black-box transfer crafts on one and "
                           f"tests on the other), got {models}")
     cells = []
-    for pooling in base.grid.poolings:
-        for attack in base.grid.attacks:
-            raw = compose_raw(overrides + [f"attack={attack}", f"pooling={pooling}", f"model={models[0]}"],
-                              config_dir)
-            cells.append(Cell(pooling, attack, validate(raw), peer_config(raw, models[1], config_dir)))
+    for seed in base.seeds or [base.seed]:
+        for pooling in base.grid.poolings:
+            for attack in base.grid.attacks:
+                raw = compose_raw(overrides + [f"attack={attack}", f"pooling={pooling}", f"model={models[0]}",
+                                               f"seed={seed}"], config_dir)
+                cells.append(Cell(seed, pooling, attack, validate(raw), peer_config(raw, models[1], config_dir)))
     return base, cells
 
 
@@ -78,30 +84,37 @@ def reproduce(overrides: list[str], config_dir: Path, root: Path, *, log: Callab
 
     wall = time.perf_counter()
     base, cells = plan(overrides, config_dir)
-    report = ReproduceReport(results=resolve_paths(base, root).results, cells=len(cells))
+    paths = resolve_paths(base, root)
+    paths.check_writable()
+    report = ReproduceReport(results=paths.results, cells=len(cells), seeds=base.seeds or [base.seed])
     bar = tqdm(cells, desc="experiment", unit="cell", disable=not base.progress, dynamic_ncols=True)
     say = bar.write if base.progress else log
     for cell in bar:
-        bar.set_postfix_str(f"{cell.attack} / {cell.pooling}")
+        started = time.perf_counter()
+        bar.set_postfix_str(f"seed {cell.seed}: {cell.attack} / {cell.pooling}")
         records = run_attack(cell.cfg, cell.peer, root, log=say)
         for record in records:
             if record["setting"] == "white-box":  # one per crafted set
                 report.crafted_reused += int(record["crafted_reused"])
                 report.crafted += int(not record["crafted_reused"])
         report.records += [r["path"] for r in records]
+        report.seed_seconds[cell.seed] = report.seed_seconds.get(cell.seed, 0.0) + time.perf_counter() - started
     bar.close()
     if render:
         from cxrbench.reporting.render import render_all
 
-        report.outputs = render_all(report.results, seed=base.seed, data=base.data.source, train=base.train.name)
+        # One seed: its tables alone; several: every seed the results hold, and the mean ± sd over them.
+        only = report.seeds[0] if len(report.seeds) == 1 else None
+        report.outputs = render_all(report.results, seed=only, data=base.data.source, train=base.train.name)
     report.seconds = time.perf_counter() - wall
     return report
 
 
 def format_report(report: ReproduceReport) -> str:
     """The closing summary: what was reused, what was computed, where each output is."""
-    lines = [f"experiment finished in {report.seconds / 60:.1f} min: {report.cells} cells, "
-             f"{report.crafted} adversarial sets crafted, {report.crafted_reused} reused from earlier runs",
+    lines = [f"experiment finished in {report.seconds / 60:.1f} min: {report.cells} cells over seeds "
+             f"{report.seeds}, {report.crafted} adversarial sets crafted, {report.crafted_reused} reused from earlier runs",
+             *(f"seed {seed}: {seconds / 60:.1f} min" for seed, seconds in sorted(report.seed_seconds.items())),
              f"records: {len(report.records)} under {report.results / 'records'}"]
     lines += [f"{name}: {path}" for name, path in sorted(report.outputs.items())]
     return "\n".join(lines)

@@ -3,7 +3,7 @@
 Importing this package registers them; ``list_attacks()`` returns them in the paper's column
 order (G1-G5, D1-D3, S1-S2).
 """
-from cxrbench.attacks.base import AttackStats, CountingAttack
+from cxrbench.attacks.base import AttackStats, CountingAttack, image_key
 from cxrbench.attacks.decision import AdditiveGaussianNoiseAttack, ContrastReductionAttack, GaussianBlurAttack
 from cxrbench.attacks.gradient import FGSM, DeepFool, IterativeLinfAttack
 from cxrbench.attacks.lbfgs import LBFGSAttack
@@ -14,25 +14,33 @@ from cxrbench.attacks.single_pixel import SinglePixelAttack
 
 
 class BIM(IterativeLinfAttack):
-    """G4 L∞ BIM: Foolbox 1.x ``LinfinityBasicIterativeAttack`` (α/ε = 0.05/0.3, 10 iterations)."""
+    """G4 L∞ BIM: Foolbox 1.x ``LinfinityBasicIterativeAttack`` (α/ε = 0.05/0.3, 10 iterations).
+
+    Its ε search tries up to ``growth_tries`` = 20 values 0.3·1.5^i, then bisects
+    ``binary_search_steps`` = 20 times from 0; see :class:`IterativeLinfAttack` for the arguments.
+    """
 
     def __init__(self, *, epsilon: float = 0.3, rel_stepsize: float = 0.05 / 0.3, iterations: int = 10,
-                 binary_search_steps: int = 20, max_growth: int = 20, random_start: bool = False,
+                 binary_search_steps: int = 20, growth_tries: int = 20, random_start: bool = False,
                  return_early: bool = True, seed: int = 0, batch_size: int = 64):
         super().__init__(epsilon=epsilon, rel_stepsize=rel_stepsize, iterations=iterations,
-                         binary_search_steps=binary_search_steps, max_growth=max_growth,
+                         binary_search_steps=binary_search_steps, growth_tries=growth_tries,
                          random_start=random_start, return_early=return_early, seed=seed,
                          batch_size=batch_size)
 
 
 class PGD(IterativeLinfAttack):
-    """G2 PGD: Foolbox 1.x ``ProjectedGradientDescentAttack`` (α/ε = 0.01/0.3, 40 iterations)."""
+    """G2 PGD: Foolbox 1.x ``ProjectedGradientDescentAttack`` (α/ε = 0.01/0.3, 40 iterations).
+
+    Its ε search tries up to ``growth_tries`` = 20 values 0.3·1.5^i, then bisects
+    ``binary_search_steps`` = 20 times from 0; see :class:`IterativeLinfAttack` for the arguments.
+    """
 
     def __init__(self, *, epsilon: float = 0.3, rel_stepsize: float = 0.01 / 0.3, iterations: int = 40,
-                 binary_search_steps: int = 20, max_growth: int = 20, random_start: bool = False,
+                 binary_search_steps: int = 20, growth_tries: int = 20, random_start: bool = False,
                  return_early: bool = True, seed: int = 0, batch_size: int = 64):
         super().__init__(epsilon=epsilon, rel_stepsize=rel_stepsize, iterations=iterations,
-                         binary_search_steps=binary_search_steps, max_growth=max_growth,
+                         binary_search_steps=binary_search_steps, growth_tries=growth_tries,
                          random_start=random_start, return_early=return_early, seed=seed,
                          batch_size=batch_size)
 
@@ -52,7 +60,7 @@ _PAPER = [  # name, paper id, title, family, needs, class
 for _name, _pid, _title, _family, _needs, _cls in _PAPER:
     register_attack(_name, paper_id=_pid, title=_title, family=_family, needs=_needs)(_cls)
 
-__all__ = ["AttackSpec", "AttackStats", "CountingAttack", "create_attack", "get_attack_spec", "list_attacks",
-           "register_attack", "BIM", "PGD", "FGSM", "DeepFool", "IterativeLinfAttack", "LBFGSAttack",
+__all__ = ["AttackSpec", "AttackStats", "CountingAttack", "image_key", "create_attack", "get_attack_spec",
+           "list_attacks", "register_attack", "BIM", "PGD", "FGSM", "DeepFool", "IterativeLinfAttack", "LBFGSAttack",
            "LocalSearchAttack", "SinglePixelAttack", "GaussianBlurAttack", "ContrastReductionAttack",
            "AdditiveGaussianNoiseAttack"]

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
+from cxrbench.attacks.base import keyed_rng
 from cxrbench.attacks.line_search import LineSearchAttack
 
 
@@ -42,7 +43,12 @@ class GaussianBlurAttack(LineSearchAttack):
 
 
 class ContrastReductionAttack(LineSearchAttack):
-    """D2: x' = (1-ε)·x + ε·(min+max)/2 for ε = 0, 1/steps, ... (steps-1)/steps (Foolbox's grid).
+    """D2: x' = (1-ε)·x + ε·(min+max)/2 for ε = 1/steps, 2/steps, ... 1 (Foolbox 1.x's grid).
+
+    Foolbox 1.x tried ``np.linspace(0, 1, steps + 1)[1:]``: it never tests the clean image
+    and its last point, ε = 1, is the all-grey image. Foolbox 3's
+    ``LinearSearchContrastReductionAttack`` walks 0 … (steps-1)/steps instead, one grid step
+    lower.
 
     Args:
         steps: grid points (1000 in the paper's Foolbox).
@@ -56,7 +62,8 @@ class ContrastReductionAttack(LineSearchAttack):
         self.steps, self.chunk, self.batch_size = steps, chunk, batch_size
 
     def grid(self) -> np.ndarray:
-        return np.arange(self.steps) / self.steps
+        # The same expression as Foolbox 1.x's contrast.py, so the grid matches it bit for bit.
+        return np.linspace(0, 1, num=self.steps + 1)[1:]
 
     def perturb(self, x, eps, state, model):
         lo, hi = model.bounds
@@ -69,8 +76,9 @@ class AdditiveGaussianNoiseAttack(LineSearchAttack):
 
     Foolbox 1.x drew noise of std ε/√3·(max−min) and then added ε·noise, so the effective std
     is ε²/√3·(max−min) (``schedule="foolbox1"``, the paper's); ``schedule="corrected"`` adds
-    noise of std ε/√3·(max−min) once. Noise is seeded per (sample, grid point), so results do
-    not depend on batching.
+    noise of std ε/√3·(max−min) once. Each noise field is drawn from (seed, image key, grid
+    step) (see :meth:`CountingAttack.sample_rng`), so an image gets the same fields whatever
+    batch or chunk it is attacked in, and two images never share a field.
 
     Args:
         steps: grid points (1000 in the paper's Foolbox).
@@ -81,6 +89,8 @@ class AdditiveGaussianNoiseAttack(LineSearchAttack):
     """
 
     distance = fb.distances.l2
+    # Fewer grid points also mean fewer fresh noise draws, i.e. fewer chances to fool.
+    weakening = ("steps",)
 
     def __init__(self, *, steps: int = 1000, schedule: str = "foolbox1", seed: int = 0, chunk: int = 8,
                  batch_size: int = 128):
@@ -93,13 +103,14 @@ class AdditiveGaussianNoiseAttack(LineSearchAttack):
         return np.arange(1, self.steps + 1) / self.steps
 
     def prepare(self, model, x, y, rows):
-        return torch.as_tensor(rows)  # global sample ids seed the noise
+        # Image keys, not positions in the batch, seed the noise (one int64 per sample).
+        return torch.as_tensor([self.sample_key(r) for r in rows], dtype=torch.int64, device=x.device)
 
     def perturb(self, x, eps, state, model):
         lo, hi = model.bounds
         steps = np.rint(eps.cpu().numpy().astype(np.float64) * self.steps).astype(np.int64)
-        noise = np.stack([np.random.default_rng([self.seed, int(r), int(s)]).standard_normal(x.shape[1:])
-                          for r, s in zip(state.tolist(), steps)])
+        noise = np.stack([keyed_rng(self.seed, key, step).standard_normal(x.shape[1:])
+                          for key, step in zip(state.tolist(), steps)])
         e = eps.view(-1, *([1] * (x.dim() - 1)))
         std = e / math.sqrt(3) * (hi - lo)
         scale = std * e if self.schedule == "foolbox1" else std

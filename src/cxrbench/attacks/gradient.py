@@ -2,8 +2,8 @@
 
 * G1 FGSM: one gradient at x₀, then the first adversarial on an ε grid (Foolbox 1.x
   ``GradientSignAttack``), refined once when it is found early.
-* G2 PGD and G4 L∞ BIM: Foolbox 1.x's iterative L∞ attack with early return inside an ε search
-  that grows ε by ×1.5 until it fools, then bisects (``binary_search=True``).
+* G2 PGD and G4 L∞ BIM: Foolbox 1.x's iterative L∞ attack with early return inside its ε search
+  (``binary_search=True``): up to 20 values ε, 1.5ε, … until one fools, then bisection from 0.
 * G3 DeepFool: Foolbox 3's ``L2DeepFoolAttack``, the close equivalent of the 1.x attack.
 """
 from __future__ import annotations
@@ -73,22 +73,26 @@ class FGSM(LineSearchAttack):
 
 
 class IterativeLinfAttack(CountingAttack):
-    """G2 PGD / G4 BIM: sign-gradient steps in an ε-ball, inside a grow-then-bisect ε search.
+    """G2 PGD / G4 BIM: sign-gradient steps in an ε-ball, inside Foolbox 1.x's ε search.
 
     One run at ε: ``iterations`` steps of α = ``rel_stepsize``·ε·(max−min), projection onto the
     ε-ball, clipping; a sample stops at its first adversarial iterate (``return_early``). The
-    search keeps α/ε fixed: start at ``epsilon``, grow ×1.5 up to ``max_growth`` times until
-    adversarial, then bisect ``binary_search_steps`` times between the largest failing and the
-    smallest fooling ε. Only unsolved samples are worked on. The returned image is the
-    smallest-MSE adversarial seen in any run; ``found`` is the smallest fooling ε.
+    search is Foolbox 1.x's ``_run_binary_search`` with α/ε fixed: try ``epsilon``, 1.5·epsilon,
+    … (at most ``growth_tries`` values) until one fools, else give up; then bisect
+    ``binary_search_steps`` times between 0 and that ε (from 0, as 1.x did, not from the last
+    failing ε). Only unsolved samples are worked on. The returned image is the smallest-MSE
+    adversarial seen in any run; ``found`` is the smallest fooling ε and ``stats.lower`` the
+    largest ε tried that did not fool (0 when none failed, NaN for samples never fooled).
 
     Args:
         epsilon: first ε, relative to the bounds' range.
         rel_stepsize: α/ε (BIM 0.05/0.3, PGD 0.01/0.3 in Foolbox 1.x).
         iterations: steps per run.
-        binary_search_steps: bisections after the first success.
-        max_growth: ×1.5 growths before giving up.
-        random_start: start from a uniform point in the ε-ball (off in the paper).
+        binary_search_steps: bisections after the first success (1.x: 20).
+        growth_tries: ε values the ×1.5 search tries before giving up (1.x: 20, i.e. up to
+            1.5¹⁹·epsilon).
+        random_start: start from a uniform point in the ε-ball (off in the paper), drawn per
+            (seed, image key, ε) like 1.x's fresh draw for every ε tried.
         return_early: stop a sample at its first adversarial iterate (Foolbox 1.x default).
         seed: random-start seed.
         batch_size: images per forward/backward.
@@ -97,24 +101,41 @@ class IterativeLinfAttack(CountingAttack):
     distance = fb.distances.linf
 
     def __init__(self, *, epsilon: float = 0.3, rel_stepsize: float = 0.05 / 0.3, iterations: int = 10,
-                 binary_search_steps: int = 20, max_growth: int = 20, random_start: bool = False,
+                 binary_search_steps: int = 20, growth_tries: int = 20, random_start: bool = False,
                  return_early: bool = True, seed: int = 0, batch_size: int = 64):
+        if growth_tries < 1:
+            raise ValueError(f"growth_tries must be at least 1 (the first ε), got {growth_tries}")
         self.epsilon, self.rel_stepsize, self.iterations = epsilon, rel_stepsize, iterations
-        self.binary_search_steps, self.max_growth = binary_search_steps, max_growth
+        self.binary_search_steps, self.growth_tries = binary_search_steps, growth_tries
         self.random_start, self.return_early = random_start, return_early
         self.seed, self.batch_size = seed, batch_size
 
     def run_at(self, model, x0: torch.Tensor, y: torch.Tensor, eps: torch.Tensor,
                rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """One run at per-sample ``eps``; returns (last or first adversarial iterate, fooled)."""
+        """One run at per-sample ``eps``; returns (last or first adversarial iterate, fooled).
+
+        Args:
+            model: the Foolbox model.
+            x0: clean images.
+            y: labels.
+            eps: per-sample ε, relative to the bounds' range.
+            rows: the samples' indices into :attr:`stats` (they also key the random start).
+
+        Returns:
+            The final iterates (the first adversarial one where ``return_early``) and whether
+            each sample was fooled.
+        """
         lo, hi = model.bounds
         shape = (-1,) + (1,) * (x0.dim() - 1)
         radius = (eps * (hi - lo)).view(shape)
         step = self.rel_stepsize * radius
         x = x0.clone()
         if self.random_start:
-            g = torch.Generator(device="cpu").manual_seed(self.seed)
-            x = (x + (torch.rand(x.shape, generator=g).to(x) * 2 - 1) * radius).clamp(lo, hi)
+            # Keyed by the image and the exact ε, so a start does not depend on the batch and
+            # every ε tried gets a fresh one, as 1.x drew a new start for each try.
+            unit = np.stack([self.sample_rng(int(r), _float_bits(e)).uniform(-1.0, 1.0, tuple(x0.shape[1:]))
+                             for r, e in zip(rows, eps.tolist())])
+            x = (x + torch.from_numpy(unit).to(x) * radius).clamp(lo, hi)
         fooled = torch.zeros(len(x0), dtype=torch.bool, device=x0.device)
         active = torch.arange(len(x0), device=x0.device)
         for i in range(self.iterations + 1):
@@ -143,8 +164,8 @@ class IterativeLinfAttack(CountingAttack):
     def attack(self, model, x, y, rows):
         n = len(x)
         best, best_mse = x.clone(), torch.full((n,), float("inf"), device=x.device)
-        low = np.zeros(n)                  # largest ε known to fail
-        high = np.full(n, np.nan)          # smallest ε known to fool
+        failed = np.zeros(n)               # largest ε tried that did not fool
+        good = np.full(n, np.nan)          # smallest ε known to fool (1.x's ``good``)
 
         def try_eps(sel: np.ndarray, eps: np.ndarray) -> np.ndarray:
             fooled = np.zeros(len(sel), bool)
@@ -158,30 +179,39 @@ class IterativeLinfAttack(CountingAttack):
                 best[idx[better]] = adv[better]
                 best_mse[idx[better]] = mse[better]
                 fooled[start:start + len(part)] = hit.cpu().numpy()
+            np.maximum.at(failed, sel[~fooled], eps[~fooled])
             return fooled
 
-        eps = np.full(n, self.epsilon)
+        # 1.x: ``for i in range(k): if try_epsilon(epsilon): break; epsilon *= 1.5``.
+        eps = np.full(n, float(self.epsilon))
         todo = np.arange(n)
-        for _ in range(self.max_growth + 1):
+        for _ in range(self.growth_tries):
             hit = try_eps(todo, eps[todo])
-            high[todo[hit]] = eps[todo[hit]]
-            low[todo[~hit]] = eps[todo[~hit]]
+            good[todo[hit]] = eps[todo[hit]]
             todo = todo[~hit]
             if not len(todo):
                 break
             eps[todo] *= 1.5
-        solved = np.flatnonzero(~np.isnan(high))
+        # 1.x: ``bad = 0; good = epsilon``, then k bisections. Starting from 0 rather than from
+        # the last failing ε repeats 1.x's first few (wasted) midpoints on purpose.
+        solved = np.flatnonzero(~np.isnan(good))
+        bad = np.zeros(n)
         for _ in range(self.binary_search_steps):
             if not len(solved):
                 break
-            mid = (low[solved] + high[solved]) / 2
+            mid = (good[solved] + bad[solved]) / 2
             hit = try_eps(solved, mid)
-            high[solved[hit]] = mid[hit]
-            low[solved[~hit]] = mid[~hit]
-        self.stats.lower[rows] = np.where(np.isnan(high), np.nan, low)
-        unsolved = torch.as_tensor(np.isnan(high), device=x.device)
+            good[solved[hit]] = mid[hit]
+            bad[solved[~hit]] = mid[~hit]
+        self.stats.lower[rows] = np.where(np.isnan(good), np.nan, failed)
+        unsolved = torch.as_tensor(np.isnan(good), device=x.device)
         best[unsolved] = x[unsolved]
-        return best, high
+        return best, good
+
+
+def _float_bits(value: float) -> int:
+    """The IEEE-754 bits of ``value`` as a non-negative integer (a seed word for one ε)."""
+    return int(np.float64(value).view(np.uint64))
 
 
 class DeepFool(CountingAttack):
@@ -199,7 +229,7 @@ class DeepFool(CountingAttack):
         self.steps, self.overshoot, self.loss = steps, overshoot, loss
 
     def attack(self, model, x, y, rows):
-        counted = _CountedModel(model)
+        counted = CountedModel(model)
         inner = fb.attacks.L2DeepFoolAttack(steps=self.steps, overshoot=self.overshoot, loss=self.loss)
         adv = inner.run(counted, ep.astensor(x), fb.criteria.Misclassification(ep.astensor(y))).raw
         # Foolbox's DeepFool forwards the whole batch at every step and takes one gradient.
@@ -210,10 +240,17 @@ class DeepFool(CountingAttack):
         return adv, np.where(fooled.cpu().numpy(), size, np.nan)
 
 
-class _CountedModel(fb.models.Model):
-    """Counts calls (and calls that build a graph) to a Foolbox model."""
+class CountedModel(fb.models.Model):
+    """Counts calls (and calls that build a graph) to a Foolbox model.
 
-    def __init__(self, inner: fb.Model):
+    Public so that benchmarks can count the model calls of any Foolbox attack the same way
+    :class:`DeepFool` does.
+
+    Args:
+        inner: the Foolbox model to wrap.
+    """
+
+    def __init__(self, inner: fb.Model) -> None:
         self.inner, self.calls, self.gradient_calls = inner, 0, 0
 
     @property

@@ -5,7 +5,8 @@ D is the MSE normalised by n·(max−min)² and the target is the other class of
 most likely wrong class otherwise). The trade-off c starts at ``epsilon``, doubles until the
 optimum fools, then is bisected down to a resolution of ``epsilon``. As in Foolbox 1.x, every
 model call can produce the result: the smallest-MSE adversarial seen in any L-BFGS-B call wins.
-The per-sample optimisers run side by side in threads whose model calls are batched.
+The per-sample optimisers run side by side in threads whose model calls are batched; their CPU
+work is serialised (one thread computes at a time) so results are bit-reproducible.
 """
 from __future__ import annotations
 
@@ -58,16 +59,22 @@ class LBFGSAttack(CountingAttack):
         out, found = x.clone(), np.full(len(x), np.nan)
         # One SciPy optimiser per sample, each in its own thread, exactly as sequential runs
         # would go; their model calls meet in a lockstep oracle and are batched.
-        oracle = _LockstepOracle(len(x))
+        # The gate lets one worker compute at a time: concurrent SciPy/OpenBLAS/torch calls from
+        # several threads made L-BFGS results differ between runs under CPU load. A worker holds
+        # it except while it waits for the oracle, so batching is unchanged.
+        gate = threading.Lock()
+        oracle = _LockstepOracle(len(x), gate)
         results: dict[int, tuple[torch.Tensor | None, float]] = {}
         failures: list[BaseException] = []
 
         def work(i: int) -> None:
+            gate.acquire()
             try:
                 results[i] = self._attack_one(oracle, i, x[i], y[i], targets[i], model.bounds)
             except BaseException as exc:  # re-raised in the calling thread
                 failures.append(exc)
             finally:
+                gate.release()
                 oracle.retire()
 
         threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(x))]
@@ -87,7 +94,9 @@ class LBFGSAttack(CountingAttack):
         """One batched forward (and backward, for gradient requests) for all waiting samples."""
         out = {}
         for need_grad in (True, False):
-            keys = [i for i, (_, g, _) in batch.items() if g == need_grad]
+            # Sorted, not in arrival order: a sample's place in the batch must not depend on which
+            # thread asked first (batched kernels can round differently by position).
+            keys = sorted(i for i, (_, g, _) in batch.items() if g == need_grad)
             if not keys:
                 continue
             images = torch.cat([batch[i][0] for i in keys])
@@ -169,10 +178,12 @@ class _LockstepOracle:
     A worker's :meth:`request` blocks until every live worker has asked (or retired); the
     serving thread then answers all of them with one batched call. Workers advance in
     lockstep, so each batch holds the same samples whatever the thread timing: results do
-    not depend on scheduling.
+    not depend on scheduling. Workers hold ``gate`` while they compute; :meth:`request`
+    releases it while the worker waits and takes it back before returning.
     """
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, gate: threading.Lock | None = None):
+        self._gate = gate if gate is not None else threading.Lock()
         self._cv = threading.Condition()
         self._alive = workers
         self._pending: dict[int, tuple] = {}
@@ -180,13 +191,22 @@ class _LockstepOracle:
         self._broken = False
 
     def request(self, i: int, image: torch.Tensor, need_grad: bool, target: torch.Tensor) -> tuple:
-        with self._cv:
-            self._pending[i] = (image, need_grad, target)
-            self._cv.notify_all()
-            self._cv.wait_for(lambda: i in self._answers or self._broken)
-            if self._broken:
-                raise RuntimeError("the batched model call failed; see the error in the calling thread")
-            return self._answers.pop(i)
+        """Ask for sample ``i``'s model output; the caller holds the gate, and holds it again on return."""
+        # Let another worker compute while this one waits. The gate is taken back only after
+        # leaving the condition, since a worker holding the gate may be about to enter it.
+        self._gate.release()
+        try:
+            with self._cv:
+                self._pending[i] = (image, need_grad, target)
+                self._cv.notify_all()
+                self._cv.wait_for(lambda: i in self._answers or self._broken)
+                broken = self._broken
+                answer = None if broken else self._answers.pop(i)
+        finally:
+            self._gate.acquire()
+        if broken:
+            raise RuntimeError("the batched model call failed; see the error in the calling thread")
+        return answer
 
     def retire(self) -> None:
         with self._cv:

@@ -2,10 +2,12 @@
 
 The image is mapped to [−½, ½]. Each round perturbs, one candidate per location, a single pixel
 (all channels) to p·sign(value), far outside the box, and scores every candidate by the
-true-class probability. At the t locations whose candidates scored lowest (v1.x up to v2.2; v2.3
-flipped this) the pixels are scaled by r and wrapped back into [−½, ½]; the image is then tested,
-and the next locations are the (2d+1)² neighbourhoods of the chosen ones. All samples' candidates
-of a round go through the model together.
+true-class probability. At the t locations whose candidates scored LOWEST (every Foolbox release
+up to 2.0.x, so the paper's 1.x; Foolbox 2.1.0 flipped it to the highest, ``argsort(scores)[-t:]``)
+the pixels are scaled by r and wrapped back into [−½, ½]; the image is then tested, and the next
+locations are the (2d+1)² neighbourhoods of the chosen ones, without duplicates (1.x's
+``PxPy = list(set(PxPy))``), of which a random subset of at most 128 is scored. All samples'
+candidates of a round go through the model together.
 """
 from __future__ import annotations
 
@@ -28,12 +30,15 @@ class LocalSearchAttack(CountingAttack):
         d: half-width of the neighbourhood searched around chosen pixels.
         t: pixels changed per round.
         R: rounds.
-        seed: seed of the random start and of the per-round location subsets.
+        seed: run seed; each image's random start and per-round location subsets come from
+            one generator keyed by (seed, image key) (see :meth:`CountingAttack.sample_rng`).
         batch_size: images per forward.
     """
 
     distance = fb.distances.l0
     needs = "scores"
+    # Fewer rounds stop the search short of adversarials the full attack reaches.
+    weakening = ("R",)
 
     def __init__(self, *, r: float = 1.5, p: float = 10.0, d: int = 5, t: int = 5, R: int = 150,
                  seed: int = 0, batch_size: int = 256):
@@ -44,7 +49,6 @@ class LocalSearchAttack(CountingAttack):
 
     @torch.no_grad()
     def attack(self, model, x, y, rows):
-        rng = np.random.default_rng(self.seed)
         lo, hi = model.bounds
         mid, span = (lo + hi) / 2, hi - lo
         n, _, h, w = x.shape
@@ -52,20 +56,21 @@ class LocalSearchAttack(CountingAttack):
         # returned, equal to x bit for bit wherever no pixel was changed.
         state = (x - mid) / span
         image = x.clone()
-        locs = [rng.permutation(h * w)[:min(int(0.1 * h * w), MAX_LOCATIONS)] for _ in range(n)]
+        # One generator per image, so its draws do not depend on the other images in the batch.
+        rngs = [self.sample_rng(rows[i]) for i in range(n)]
+        locs = [rngs[i].permutation(h * w)[:min(int(0.1 * h * w), MAX_LOCATIONS)] for i in range(n)]
         found = np.full(n, np.nan)
         active = np.arange(n)
         for _ in range(self.R):
             if not len(active):
                 break
             for i in active:
-                locs[i] = locs[i][rng.permutation(len(locs[i]))[:MAX_LOCATIONS]]
+                locs[i] = locs[i][rngs[i].permutation(len(locs[i]))[:MAX_LOCATIONS]]
             scores = self._score(model, state, image, y, active, locs, mid, span)
             for i in active:
                 self.stats.count(rows[i], queries=len(locs[i]))
                 chosen = locs[i][np.argsort(scores[i], kind="stable")[:self.t]]
-                # A location listed twice is wrapped twice, as the 1.x loop did.
-                for loc in chosen:
+                for loc in chosen:  # distinct locations, so each pixel is wrapped once
                     a, b = divmod(int(loc), w)
                     v = self.r * state[i, :, a, b]
                     v = torch.where(v < -0.5, v + 1, torch.where(v > 0.5, v - 1, v))
@@ -109,13 +114,14 @@ class LocalSearchAttack(CountingAttack):
 
 
 def _neighbourhoods(chosen: np.ndarray, d: int, h: int, w: int) -> np.ndarray:
-    """Flat indices of the (2d+1)² squares around ``chosen``, clipped to the image.
+    """Distinct flat indices of the (2d+1)² squares around ``chosen``, clipped to the image.
 
-    Overlaps are kept (duplicates), as Foolbox 1.x kept them.
+    Overlapping squares list a location once, as Foolbox 1.x's ``list(set(PxPy))`` did; the
+    (sorted) order does not matter because the next round takes a random permutation of them.
     """
     offsets = np.arange(-d, d + 1)
     a, b = np.divmod(chosen.astype(np.int64), w)
     rr = (a[:, None, None] + offsets[None, :, None]).repeat(len(offsets), 2)
     cc = (b[:, None, None] + offsets[None, None, :]).repeat(len(offsets), 1)
     ok = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-    return (rr * w + cc)[ok]
+    return np.unique((rr * w + cc)[ok])

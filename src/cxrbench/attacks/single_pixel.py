@@ -20,14 +20,19 @@ from cxrbench.attacks.base import CountingAttack, logits_of
 class SinglePixelAttack(CountingAttack):
     """S2: the first single pixel set to min or max that changes the decision.
 
+    Each sample's pixel order is a permutation drawn from (seed, image key) (see
+    :meth:`CountingAttack.sample_rng`): an image gets the same order whatever batch it is in.
+
     Args:
         max_pixels: pixels tried per sample (two candidates each).
-        seed: seed of the pixel orders (one permutation per sample, drawn in sample order).
+        seed: run seed of the pixel orders.
         batch_size: images per forward.
     """
 
     distance = fb.distances.l0
     needs = "labels"
+    # Fewer pixels tried leaves adversarial pixels the full attack would reach untried.
+    weakening = ("max_pixels",)
 
     def __init__(self, *, max_pixels: int = 1000, seed: int = 0, batch_size: int = 256):
         self.max_pixels, self.seed, self.batch_size = max_pixels, seed, batch_size
@@ -39,9 +44,8 @@ class SinglePixelAttack(CountingAttack):
 
     @torch.no_grad()
     def attack(self, model, x, y, rows):
-        rng = np.random.default_rng(self.seed)
         n, _, h, w = x.shape
-        orders = np.stack([rng.permutation(h * w)[:self.max_pixels] for _ in range(n)])
+        orders = np.stack([self.sample_rng(rows[i]).permutation(h * w)[:self.max_pixels] for i in range(n)])
         k = 2 * orders.shape[1]  # candidate j: pixel orders[j // 2], lower bound if j even
         self._forwarded = np.zeros(len(self.stats.queries), np.int64)
         out, found = x.clone(), np.full(n, np.nan)

@@ -22,7 +22,7 @@ import numpy as np
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from cxrbench.reporting.io import atomic_write_text
+from cxrbench.io import atomic_write_text
 
 ImageLoader = Callable[[int], np.ndarray]  # row index -> uint8 (size, size)
 

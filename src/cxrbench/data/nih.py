@@ -88,6 +88,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
             f"{path} is missing columns {missing}; expected the NIH Data_Entry_2017 CSV with "
             f"columns {', '.join(REQUIRED_COLUMNS)}"
         )
+    if raw.empty:
+        raise DataError(f"{path} has a header but no rows; it must list one row per image "
+                        "(the NIH Data_Entry_2017 CSV has 112,120)")
     return raw
 
 

@@ -2,13 +2,17 @@
 
 A crafting directory holds the work in chunks so an interrupted run resumes::
 
-    part-00000.npz       adversarial images of chunk 0 (float32, compressed)
+    part-00000.npz       adversarial and clean images of chunk 0 (float32, compressed)
     part-00000.parquet   per-sample record of chunk 0 (written after the images: marks it done)
     ...
-    done.json            written last: the crafting is complete
+    done.json            written last: the crafting is complete, with the provenance of the run that crafted it
 
-Evaluating on a target model (the source itself: white-box; another architecture: black-box)
-adds ``eval-<target>.parquet`` with the target's clean and adversarial predictions.
+Images are stored in the experiment's one image space (``TrainConfig.canonical_size``); every
+model resizes them to its own input inside its wrapper. Evaluating on a target model (the source
+itself: white-box; another architecture: black-box) adds ``eval-<target>.parquet``. A target's
+clean prediction of an image is the one of its clean pass, and an image the attack left unchanged
+is that clean image, so a cell where nothing was fooled equals the clean figure of its images
+exactly.
 """
 from __future__ import annotations
 
@@ -20,26 +24,27 @@ import foolbox as fb
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from cxrbench.attacks import image_key
 from cxrbench.attacks.base import CountingAttack
 from cxrbench.data.datasets import CachedImageDataset
-from cxrbench.evaluation.metrics import binary_metrics
+from cxrbench.errors import DataError
+from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.perturbation import perturbation_measures
-from cxrbench.reporting.io import atomic_write, atomic_write_json
-
-
-def _probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.softmax(model(x).float(), 1)[:, 1]
+from cxrbench.evaluation.predict import probabilities
+from cxrbench.io import atomic_write, atomic_write_json
 
 
 def craft(attack: CountingAttack, model: torch.nn.Module, dataset: CachedImageDataset, directory: Path, *,
-          device: torch.device | str = "cpu", chunk_size: int = 25, progress: bool = True) -> pd.DataFrame:
+          device: torch.device | str = "cpu", chunk_size: int = 25, progress: bool = True,
+          provenance: dict | None = None) -> pd.DataFrame:
     """Run ``attack`` on every image of ``dataset`` against ``model``; return the per-sample table.
 
-    Finished chunks found in ``directory`` are not redone.
+    Finished chunks found in ``directory`` are not redone. Every random draw of the attack is
+    keyed by the image id (:func:`cxrbench.attacks.image_key`), so the result does not depend on
+    ``chunk_size`` or on where an image sits in the test set. ``provenance`` (who crafted the set)
+    is kept in ``done.json``.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -56,19 +61,19 @@ def craft(attack: CountingAttack, model: torch.nn.Module, dataset: CachedImageDa
             continue
         x, y = dataset.batch(rows)
         x, y = x.to(device), y.to(device)
-        clean_prob = _probabilities(model, x)
+        ids = [dataset.ids[r] for r in rows]
+        clean_prob = probabilities(model, x)
         tic = time.perf_counter()
-        adversarial, _, _ = attack(fmodel, x, y, epsilons=None)
+        adversarial, _, _ = attack(fmodel, x, y, epsilons=None, keys=np.array([image_key(i) for i in ids]))
         seconds = time.perf_counter() - tic
         stats = attack.stats
-        adv_prob = _probabilities(model, adversarial)
+        adv_prob = probabilities(model, adversarial)
         measures = {k_: v.cpu().numpy() for k_, v in perturbation_measures(x, adversarial).items()}
         table = pd.DataFrame({
-            "image_id": [dataset.ids[r] for r in rows], "label": y.cpu().numpy(),
-            "clean_prob": clean_prob.cpu().numpy(), "clean_pred": (clean_prob > 0.5).long().cpu().numpy(),
+            "image_id": ids, "label": y.cpu().numpy(), "clean_prob": clean_prob, "clean_pred": predicted(clean_prob),
             "attacked": stats.attacked, "success": stats.attacked & ~np.isnan(stats.found),
             "found": stats.found, "lower": stats.lower, "queries": stats.queries, "gradients": stats.gradients,
-            "adv_prob": adv_prob.cpu().numpy(), "adv_pred": (adv_prob > 0.5).long().cpu().numpy(),
+            "adv_prob": adv_prob, "adv_pred": predicted(adv_prob),
             **measures, "seconds": np.full(len(rows), seconds / len(rows)),
         })
         _write_npz(directory / f"part-{k:05d}.npz", adversarial=adversarial.float().cpu().numpy(),
@@ -77,7 +82,8 @@ def craft(attack: CountingAttack, model: torch.nn.Module, dataset: CachedImageDa
         bar.update(len(rows))
     bar.close()
     table = load_table(directory, len(starts))
-    atomic_write_json(directory / "done.json", {"n": n, "chunks": len(starts), "attack": repr(attack)})
+    atomic_write_json(directory / "done.json", {"n": n, "chunks": len(starts), "attack": repr(attack),
+                                                "crafted_by": provenance or {}})
     return table
 
 
@@ -112,37 +118,47 @@ def eval_path(directory: Path, name: str) -> Path:
     return Path(directory) / f"eval-{name}.parquet"
 
 
-def evaluate_on(target: torch.nn.Module, dataset: CachedImageDataset, directory: Path, name: str, *,
+def crafted_by(directory: Path) -> dict:
+    """Provenance of the run that crafted the finished set in ``directory``."""
+    return json.loads((Path(directory) / "done.json").read_text()).get("crafted_by", {})
+
+
+def evaluate_on(target: torch.nn.Module, directory: Path, name: str, clean: pd.DataFrame, *,
                 device: torch.device | str = "cpu", batch_size: int = 64) -> pd.DataFrame:
     """Clean and adversarial predictions of ``target`` on the stored adversarials of ``directory``.
 
-    ``dataset`` is the target's view of the same test images (same ids, same order). Where the
-    target takes another input size (``train=paper``: IRv2 299 px, NASNet 331 px), the
-    adversarials are resized to it, as a transferred image would be.
+    Args:
+        target: the model under test (any architecture: it resizes the stored images itself).
+        directory: a finished crafting directory.
+        name: the target's name in the evaluation file (``<variant>-<key>``).
+        clean: the target's clean per-sample predictions (``image_id``, ``label``, ``prob``) from its
+            clean pass over the same image space; it must hold every crafted image id.
+        device: where to run the target.
+        batch_size: images per forward.
+
+    An adversarial equal to its clean image is that clean image: it keeps the clean prediction.
     """
     path = eval_path(directory, name)
     if path.exists():
         return pd.read_parquet(path)
-    crafted_ids = load_table(directory)["image_id"].tolist()
-    if list(crafted_ids) != list(dataset.ids):
-        raise ValueError(f"{directory} holds adversarials of other test images than the target's; "
-                         "craft and evaluate on the same split and subset")
-    target = target.eval()
+    ids = load_table(directory)["image_id"].tolist()
+    known = clean.set_index("image_id")
+    missing = [i for i in ids if i not in known.index]
+    if missing:
+        raise DataError(f"{directory} holds adversarials of test images the target was not evaluated on "
+                        f"(first: {missing[0]}); craft and evaluate on the same split and image space")
+    clean_prob = known.loc[ids, "prob"].to_numpy(dtype=np.float64)
     adversarial = torch.from_numpy(load_adversarials(directory))
-    clean_prob, adv_prob = [], []
-    for start in range(0, len(dataset), batch_size):
-        rows = np.arange(start, min(start + batch_size, len(dataset)))
-        x, _ = dataset.batch(rows)
-        adv = adversarial[rows]
-        if adv.shape[-2:] != x.shape[-2:]:
-            adv = F.interpolate(adv, size=x.shape[-2:], mode="bilinear", antialias=True,
-                                align_corners=False).clamp_(0.0, 1.0)
-        clean_prob.append(_probabilities(target, x.to(device)).cpu())
-        adv_prob.append(_probabilities(target, adv.to(device)).cpu())
-    clean, adv = torch.cat(clean_prob).numpy(), torch.cat(adv_prob).numpy()
-    table = pd.DataFrame({"image_id": list(dataset.ids), "label": dataset.targets, "clean_prob": clean,
-                          "clean_pred": (clean > 0.5).astype(int), "adv_prob": adv,
-                          "adv_pred": (adv > 0.5).astype(int)})
+    original = torch.from_numpy(load_adversarials(directory, "clean"))
+    changed = np.flatnonzero((adversarial != original).flatten(1).any(1).numpy())
+    adv_prob = clean_prob.copy()
+    target = target.eval()
+    for start in range(0, len(changed), batch_size):
+        rows = changed[start:start + batch_size]
+        adv_prob[rows] = probabilities(target, adversarial[rows].to(device))
+    table = pd.DataFrame({"image_id": ids, "label": known.loc[ids, "label"].to_numpy(dtype=int),
+                          "clean_prob": clean_prob, "clean_pred": predicted(clean_prob), "adv_prob": adv_prob,
+                          "adv_pred": predicted(adv_prob)})
     _write_parquet(path, table)
     return table
 
@@ -150,15 +166,18 @@ def evaluate_on(target: torch.nn.Module, dataset: CachedImageDataset, directory:
 def summarize(crafted: pd.DataFrame, evaluated: pd.DataFrame) -> dict:
     """The paper's two numbers on the adversarial test set, plus success rate and sizes.
 
-    ``accuracy`` and ``auc`` are over all test images (unattacked and unfooled ones keep their
-    clean image); ``success_rate`` is over the images the target classifies correctly when clean.
+    ``accuracy`` and ``auc`` are over all attacked test images (unattacked and unfooled ones keep
+    their clean image), ``clean_accuracy`` and ``clean_auc`` over the same images clean;
+    ``success_rate`` is over the images the target classifies correctly when clean.
     """
-    metrics = binary_metrics(evaluated["label"].to_numpy(), evaluated["adv_prob"].to_numpy())
+    labels = evaluated["label"].to_numpy()
+    metrics = binary_metrics(labels, evaluated["adv_prob"].to_numpy())
+    clean = binary_metrics(labels, evaluated["clean_prob"].to_numpy())
     correct = evaluated["clean_pred"] == evaluated["label"]
     fooled = correct & (evaluated["adv_pred"] != evaluated["label"])
     succeeded = crafted[crafted["success"]]
     out = {"accuracy": metrics["accuracy"], "auc": metrics["auc"], "n": metrics["n"],
-           "clean_accuracy": float(correct.mean()),
+           "n_positive": metrics["n_positive"], "clean_accuracy": clean["accuracy"], "clean_auc": clean["auc"],
            "success_rate": float(fooled.sum() / correct.sum()) if correct.sum() else float("nan"),
            "crafting_success_rate": float(crafted["success"].sum() / max(crafted["attacked"].sum(), 1)),
            "mean_queries": float(crafted.loc[crafted["attacked"], "queries"].mean()),

@@ -49,7 +49,10 @@ class CXRClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = self.identity.input_size
         if x.shape[-2:] != (size, size):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+            # Differentiable, so attacks crafted in the experiment's image space see through it;
+            # antialiased when shrinking, as the image cache's own resize is.
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                              antialias=size < x.shape[-1])
         if x.shape[1] != self.identity.channels:
             x = x.expand(-1, self.identity.channels, -1, -1)
         return self.backbone((x - self.mean) / self.std)

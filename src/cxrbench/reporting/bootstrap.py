@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-#: The decision rule of :func:`cxrbench.evaluation.metrics.binary_metrics`, so points agree with records.
-THRESHOLD = 0.5
+# The project's one decision rule (strict ``> 0.5``, the argmax of two logits): a second copy here
+# once disagreed with it at exactly 0.5, so intervals could miss the points of the records.
+from cxrbench.evaluation.metrics import predicted
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def stratified_resamples(labels: np.ndarray, resamples: int, seed: int) -> np.nd
 
 
 def _accuracy(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    return ((probs >= THRESHOLD).astype(int) == labels).mean(axis=-1)
+    return (predicted(probs) == labels).mean(axis=-1)
 
 
 def _auc(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -69,7 +70,8 @@ def bootstrap_metrics(labels: np.ndarray, probs: np.ndarray, *, resamples: int =
 
     Args:
         labels: binary targets, one per test image.
-        probs: P(finding) per image; a prediction is positive at ``>= 0.5``.
+        probs: P(finding) per image; a prediction is positive by
+            :func:`cxrbench.evaluation.metrics.predicted` (``> 0.5``).
         resamples: number of bootstrap samples.
         level: coverage of the interval.
         seed: seed of the resampling.

@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from cxrbench.reporting.io import atomic_write  # noqa: E402
+from cxrbench.io import atomic_write  # noqa: E402
 
 
 def write_contact_sheet(source, out: Path, *, n: int = 24, size: int = 192, subset: str = "test",

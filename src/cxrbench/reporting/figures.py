@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 
 from cxrbench.attacks import get_attack_spec, list_attacks  # noqa: E402
 from cxrbench.evaluation.adversarial import load_table  # noqa: E402
-from cxrbench.reporting.io import atomic_write  # noqa: E402
+from cxrbench.io import atomic_write  # noqa: E402
 from cxrbench.reporting.selection import Selection  # noqa: E402
 from cxrbench.reporting.tables import MODEL, POOLING  # noqa: E402
 

@@ -8,7 +8,9 @@ attack. An absent box means no successful attack on a disease image, as in the p
 
 Fig. 4 places each attack by the accuracy it leaves (white-box) against how visible its
 successful adversarials are: median SSIM (right: harder to see) and median L2 (axis reversed, so
-right is again harder to see). Colour: attack family; marker: variant.
+right is again harder to see). Colour: attack family; marker: variant. A point whose attack ran
+with parameters that make it weaker than the paper's (``comparable_with_paper`` false) is drawn
+hollow and listed under the plot, so it is not read as the paper's attack.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from cxrbench.attacks.registry import FAMILIES
 from cxrbench.reporting.figures import (VARIANTS, add_notes, missing_summary, plt, save_figure, variant_label,
                                         white_box)
 from cxrbench.reporting.selection import Selection
+from cxrbench.reporting.table_notes import deviation_text  # the tables' wording of deviations
 
 _VARIANT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
 _VARIANT_MARKERS = ["o", "*", "s", "^"]
@@ -75,7 +78,10 @@ def figure3(selection: Selection, out_dir: Path, log: Callable[[str], None] = pr
 
 
 def perceptibility_points(selection: Selection) -> pd.DataFrame:
-    """One row per white-box record: attack, id, family, variant, accuracy, median SSIM and L2."""
+    """One row per white-box record: attack, id, family, variant, accuracy, median SSIM and L2, comparable.
+
+    ``comparable`` is the record's ``comparable_with_paper``; ``deviations`` its weakened parameters.
+    """
     rows = []
     for variant, records in white_box(selection).items():
         for attack, record in records.items():
@@ -84,8 +90,11 @@ def perceptibility_points(selection: Selection) -> pd.DataFrame:
             rows.append({"attack": attack, "paper_id": spec.paper_id, "family": spec.family,
                          "variant": variant, "accuracy": float(record["accuracy"]),
                          "median_ssim": float(metrics.get("median_ssim", np.nan)),
-                         "median_l2": float(metrics.get("median_l2", np.nan))})
-    columns = ["attack", "paper_id", "family", "variant", "accuracy", "median_ssim", "median_l2"]
+                         "median_l2": float(metrics.get("median_l2", np.nan)),
+                         "comparable": bool(record.get("comparable_with_paper", True)),
+                         "deviations": dict(record.get("deviations") or {})})
+    columns = ["attack", "paper_id", "family", "variant", "accuracy", "median_ssim", "median_l2", "comparable",
+               "deviations"]
     order = {a: i for i, a in enumerate(list_attacks())}
     rows.sort(key=lambda r: (order[r["attack"]], VARIANTS.index(r["variant"]) if r["variant"] in VARIANTS else 99))
     return pd.DataFrame(rows, columns=columns)
@@ -100,8 +109,11 @@ def figure4(selection: Selection, out_dir: Path, log: Callable[[str], None] = pr
                               (axes[1], "median_l2", "median L2 of successful adversarials (reversed: → smaller)")):
         for row in placed.itertuples(index=False):
             j = VARIANTS.index(row.variant) if row.variant in VARIANTS else 0
-            ax.scatter(getattr(row, column), row.accuracy, marker=_VARIANT_MARKERS[j], s=46,
-                       color=_FAMILY_COLOURS[row.family], edgecolor="black", linewidth=0.4, zorder=3)
+            colour = _FAMILY_COLOURS[row.family]
+            # hollow (family colour on the edge only): a weakened attack is not the paper's attack
+            style = ({"facecolors": colour, "edgecolors": "black", "linewidths": 0.4} if row.comparable
+                     else {"facecolors": "none", "edgecolors": colour, "linewidths": 1.2})
+            ax.scatter(getattr(row, column), row.accuracy, marker=_VARIANT_MARKERS[j], s=46, zorder=3, **style)
             ax.annotate(row.paper_id, (getattr(row, column), row.accuracy), fontsize=6, xytext=(3, 3),
                         textcoords="offset points")
         ax.set_xlabel(label, fontsize=8)
@@ -109,13 +121,18 @@ def figure4(selection: Selection, out_dir: Path, log: Callable[[str], None] = pr
     if len(placed) and (placed["median_l2"] > 0).all() and placed["median_l2"].max() > 10 * placed["median_l2"].min():
         axes[1].set_xscale("log")  # sizes of gradient and decision attacks differ by orders of magnitude
     axes[1].invert_xaxis()
-    axes[0].set_ylabel("white-box accuracy (all test images)", fontsize=8)
+    axes[0].set_ylabel("white-box accuracy (attacked test images)", fontsize=8)
     axes[0].set_ylim(-0.05, 1.05)
     family_handles = [plt.Line2D([], [], ls="", marker="o", color=c, label=f) for f, c in _FAMILY_COLOURS.items()]
     variant_handles = [plt.Line2D([], [], ls="", marker=m, color="gray", label=variant_label(*v))
                        for v, m in zip(VARIANTS, _VARIANT_MARKERS)]
     fig.legend(handles=family_handles + variant_handles, fontsize=7, loc="center right", frameon=False)
     notes = ["Lower right: a more successful attack (fools the model and is hard to see)."]
+    weakened = points[~points["comparable"].astype(bool)]
+    if len(weakened):
+        notes.append("Hollow markers: attack weaker than the paper's (not comparable with it): " + "; ".join(
+            f"{r.paper_id} {variant_label(*r.variant)} ({deviation_text(r.deviations)})"
+            for r in weakened.itertuples()) + ".")
     unplaced = points[points[["median_ssim", "median_l2"]].isna().any(axis=1)]
     if len(unplaced):
         notes.append("Not placed (no successful adversarial): " + ", ".join(

@@ -1,4 +1,13 @@
-"""Render every table and figure of the paper from the records of one results directory."""
+"""Render every table and figure of the paper from the records of one results directory.
+
+Layout under the results directory (per seed always, also when the records hold one seed, so
+that a path never changes meaning when a second seed is added)::
+
+    tables/seed<k>/table1_whitebox.{csv,md,tex}, ..._n.csv, ..._clean_same_images.csv, ..._ci.{csv,tex}
+    tables/seed<k>/comparison_table{1,2}.{csv,md}
+    tables/table{1_whitebox,2_blackbox}_mean_sd.{csv,md}        across the seeds
+    figures/seed<k>/figure{1..4}_*.{png,pdf}
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,27 +15,57 @@ from typing import Callable
 
 from cxrbench.reporting.figures import figure1, figure2
 from cxrbench.reporting.figures_stats import figure3, figure4
-from cxrbench.reporting.selection import Selection, select_records
+from cxrbench.reporting.selection import Selection, Selections, select_records
+from cxrbench.reporting.seed_summary import summarize_seeds, write_seed_summary_files
 from cxrbench.reporting.table_text import write_table_files
-from cxrbench.reporting.tables import TABLES, build_table
+from cxrbench.reporting.tables import TABLES, PaperTable, build_table
+
+
+def seed_folder(seed: int) -> str:
+    """The per-seed folder name under ``tables/`` and ``figures/`` (``seed0``)."""
+    return f"seed{seed}"
+
+
+def _prefixed(written: dict[str, Path], prefix: str) -> dict[str, Path]:
+    return {f"{prefix}/{name}": path for name, path in written.items()}
 
 
 def render_tables(selection: Selection, *, reference_dir: Path | None = None, resamples: int = 1000,
-                  bootstrap_seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Path]:
-    """Tables 1 and 2, their intervals and the comparisons with the published numbers, under ``tables/``."""
+                  bootstrap_seed: int = 0, log: Callable[[str], None] = print
+                  ) -> tuple[dict[str, PaperTable], dict[str, Path]]:
+    """One seed's Tables 1 and 2, intervals and comparisons, under ``tables/seed<k>/``.
+
+    Returns:
+        The tables by name (for the summary across seeds) and file name -> written path, the
+        names prefixed with the seed folder (``seed0/table1_whitebox.md``).
+    """
+    tables, out = {}, {}
+    folder = seed_folder(selection.seed)
+    for name in TABLES:
+        tables[name] = build_table(selection, name, reference_dir=reference_dir, resamples=resamples,
+                                   seed=bootstrap_seed, log=log)
+        out.update(_prefixed(write_table_files(tables[name], selection.results_dir / "tables" / folder,
+                                               selection.describe(), resamples=resamples), folder))
+    return tables, out
+
+
+def render_seed_summaries(selections: Selections, tables: dict[int, dict[str, PaperTable]], *,
+                          reference_dir: Path | None = None) -> dict[str, Path]:
+    """``tables/<name>_mean_sd.{csv,md}``: mean ± sd of every cell over the seeds that have it."""
     out = {}
     for name in TABLES:
-        table = build_table(selection, name, reference_dir=reference_dir, resamples=resamples,
-                            seed=bootstrap_seed, log=log)
-        out.update(write_table_files(table, selection.results_dir / "tables", selection.describe()))
+        summary = summarize_seeds({seed: by_name[name] for seed, by_name in tables.items()}, name,
+                                  reference_dir=reference_dir)
+        out.update(write_seed_summary_files(summary, selections.results_dir / "tables", selections.describe()))
     return out
 
 
 def render_figures(selection: Selection, *, log: Callable[[str], None] = print) -> dict[str, Path]:
-    """Figures 1-4 as PNG and PDF under ``figures/``."""
+    """One seed's Figures 1-4 as PNG and PDF under ``figures/seed<k>/`` (names prefixed ``seed<k>/``)."""
     out = {}
+    folder = seed_folder(selection.seed)
     for figure in (figure1, figure2, figure3, figure4):
-        out.update(figure(selection, selection.results_dir / "figures", log=log))
+        out.update(_prefixed(figure(selection, selection.results_dir / "figures" / folder, log=log), folder))
     return out
 
 
@@ -38,28 +77,41 @@ def render_all(results_dir: Path, *, seed: int | None = None, data: str | None =
 
     Args:
         results_dir: the results directory; outputs go to its ``tables/`` and ``figures/``.
-        seed: use records of this run seed (default: the one the records hold).
+        seed: render only this run seed (default: every seed the records hold, each on its own).
         data: use records of this data source, ``phantom`` or ``nih`` (default: the one they hold).
         train: use records of this training recipe, ``quick`` or ``paper`` (default: the one they hold).
-        tables: write the tables.
-        figures: write the figures.
+        tables: write the tables (per seed, and the mean ± sd across the seeds).
+        figures: write the figures (per seed).
         reference_dir: folder of the published tables (default: the repository's ``reference/``).
         resamples: bootstrap samples per table cell.
         bootstrap_seed: seed of the bootstrap.
-        log: receives one line per choice among duplicate records and per missing input.
+        log: receives one line per choice among reruns and per missing input.
 
     Returns:
-        Output file name (``table1_whitebox.csv``, ``figure1_examples.png``, ...) -> written path.
+        Output name -> written path. Per-seed names carry their folder (``seed0/table1_whitebox.md``,
+        ``seed0/figure1_examples.png``); the across-seed tables do not (``table1_whitebox_mean_sd.md``).
+        With no record selected only the (empty) across-seed tables are written.
 
     Raises:
-        ConfigError: a filter was left out and the records hold several values of it.
+        DataError: a file under ``records/`` is not a record of the current schema.
+        ConfigError: a filter was left out and the records hold several values of it, or records
+            of one cell measured different configurations (see :func:`select_records`).
     """
-    selection = select_records(Path(results_dir), seed=seed, data=data, train=train, log=log)
-    log(f"records: {len(selection.clean)} clean and {len(selection.attack)} attack cells ({selection.describe()})")
+    selections = select_records(Path(results_dir), seed=seed, data=data, train=train, log=log)
+    if not selections.seeds:
+        log(f"records: none selected under {Path(results_dir) / 'records'} ({selections.describe()})")
+    for selection in selections.seeds.values():
+        log(f"records: {len(selection.clean)} clean and {len(selection.attack)} attack cells "
+            f"({selection.describe()})")
     out: dict[str, Path] = {}
     if tables:
-        out.update(render_tables(selection, reference_dir=reference_dir, resamples=resamples,
-                                 bootstrap_seed=bootstrap_seed, log=log))
+        per_seed: dict[int, dict[str, PaperTable]] = {}
+        for s, selection in selections.seeds.items():
+            per_seed[s], written = render_tables(selection, reference_dir=reference_dir, resamples=resamples,
+                                                 bootstrap_seed=bootstrap_seed, log=log)
+            out.update(written)
+        out.update(render_seed_summaries(selections, per_seed, reference_dir=reference_dir))
     if figures:
-        out.update(render_figures(selection, log=log))
+        for selection in selections.seeds.values():
+            out.update(render_figures(selection, log=log))
     return out

@@ -11,7 +11,8 @@ def render_main(argv: list[str], *, doc: str, default_results: Path, tables: boo
     """Parse the record filters, render the requested outputs, return the exit code."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=Path, default=default_results, help="results directory")
-    parser.add_argument("--seed", type=int, default=None, help="run seed of the records to use")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="render only this run seed (default: every seed, each under <folder>/seed<k>/)")
     parser.add_argument("--data", default=None, help="data source of the records: phantom or nih")
     parser.add_argument("--train", default=None, help="training recipe of the records: quick or paper")
     if tables:
@@ -25,6 +26,8 @@ def render_main(argv: list[str], *, doc: str, default_results: Path, tables: boo
 
         written = render_all(args.results, seed=args.seed, data=args.data, train=args.train, tables=tables,
                              figures=figures, **extra)
-        print(f"{folder}: {len(written)} files in {args.results / folder}")
+        seeds = sorted({name.split("/", 1)[0] for name in written if "/" in name})
+        print(f"{folder}: {len(written)} files in {args.results / folder} "
+              f"({', '.join(seeds) if seeds else 'no seed selected'})")
 
     return exit_code(render)

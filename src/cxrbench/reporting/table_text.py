@@ -1,8 +1,10 @@
-"""Write a :class:`~cxrbench.reporting.tables.PaperTable` as CSV, Markdown and LaTeX.
+"""Write one seed's :class:`~cxrbench.reporting.tables.PaperTable`: values, n, intervals, comparison.
 
-Output is byte-deterministic for the same records: fixed float formats, no timestamps, ``\\n``
-line ends. Precision: CSV 4 decimals (for analysis), Markdown 3, LaTeX 2 (the paper's). A cell
+Precision: CSV 4 decimals (for analysis), Markdown 3 (intervals 2), LaTeX 2 (the paper's). A cell
 without a value is empty in CSV and an em dash in Markdown (``—``) and LaTeX (``---``).
+
+Every Markdown table says how many images each column is over and, in a second grid, the
+target's clean figure on each column's own images (see :mod:`cxrbench.reporting.table_notes`).
 """
 from __future__ import annotations
 
@@ -12,145 +14,145 @@ from typing import Callable
 
 import pandas as pd
 
-from cxrbench.attacks import get_attack_spec
-from cxrbench.reporting.io import atomic_write_text
-from cxrbench.reporting.tables import CLEAN, KEYS, PaperTable, attack_columns, comparison, mean_absolute_difference
-
-_METRIC_LABEL = {"acc": "Acc.", "auc": "AU"}  # the paper's row labels
-_SETTING_TITLE = {"white-box": "white-box", "black-box": "black-box (crafted on the other architecture)"}
-
-
-def fmt(value: float, digits: int, missing: str = "", sign: bool = False) -> str:
-    """``value`` with ``digits`` decimals; ``missing`` for NaN; never ``-0.000``."""
-    if value is None or math.isnan(value):
-        return missing
-    rounded = round(float(value), digits) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return f"{rounded:+.{digits}f}" if sign else f"{rounded:.{digits}f}"
+from cxrbench.io import atomic_write_text
+from cxrbench.reporting.comparison import comparison, mean_absolute_difference
+from cxrbench.reporting.table_format import (attack_notes, cell_grid, csv_text, fmt, latex_escape, latex_table,
+                                             markdown_document, markdown_grid, row_keys)
+from cxrbench.reporting.table_notes import (CLEAN_SAME_TITLE, DAGGER, CellCounts, cell_variant, column_counts,
+                                            column_head, dagger_note, deviation_lines, deviation_text, n_suffix,
+                                            table_number, table_what)
+from cxrbench.reporting.tables import CLEAN, KEYS, PaperTable
 
 
-def csv_text(frame: pd.DataFrame, digits: int = 4) -> str:
-    """``frame`` as CSV: string columns as they are, float columns with ``digits`` decimals."""
-    lines = [",".join(frame.columns)]
-    for row in frame.itertuples(index=False):
-        lines.append(",".join(v if isinstance(v, str) else fmt(v, digits) for v in row))
-    return "\n".join(lines) + "\n"
+def _table_counts(table: PaperTable) -> CellCounts:
+    n = table.n.set_index(KEYS)
+    return lambda key, column: [] if math.isnan(n.at[key, column]) else [int(n.at[key, column])]
 
 
-def _families(columns: list[str]) -> list[tuple[str, int]]:
-    """Runs of consecutive attack columns of one family: (family, width)."""
-    runs: list[tuple[str, int]] = []
-    for attack in attack_columns(columns).values():
-        family = get_attack_spec(attack).family
-        if runs and runs[-1][0] == family:
-            runs[-1] = (family, runs[-1][1] + 1)
-        else:
-            runs.append((family, 1))
-    return runs
+def _n_caption(columns: list[str], column_ns: dict[str, list[int]]) -> str:
+    """``n per column: Clean 200, G1 20, ...`` for captions and notes (``varies 20/200`` where mixed)."""
+    parts = [f"{'Clean' if c == CLEAN else c} {'varies ' if len(ns) > 1 else ''}{'/'.join(map(str, ns))}"
+             for c, ns in column_ns.items() if ns]
+    return "n per column (test images each value is over): " + (", ".join(parts) if parts else "no values")
 
 
-def _legend(columns: list[str]) -> str:
-    return ", ".join(f"{c} {get_attack_spec(a).title}" for c, a in attack_columns(columns).items())
+def _table_deviations(table: PaperTable) -> list[str]:
+    return deviation_lines((cell, deviation_text(d), cell_variant(cell)) for cell, d in table.deviations.items())
 
 
-def _row_labels(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """Pooling and model labels shown only where they change, as in the paper."""
-    labels, previous = [], (None, None)
-    for row in frame.itertuples(index=False):
-        labels.append((row.pooling if row.pooling != previous[0] else "",
-                       row.model if (row.pooling, row.model) != previous else "", _METRIC_LABEL[row.metric]))
-        previous = (row.pooling, row.model)
-    return labels
+def _int_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with counts written as integers (empty where NaN): CSV readers then see whole numbers."""
+    out = frame.copy()
+    for c in columns:
+        out[c] = ["" if math.isnan(v) else str(int(v)) for v in frame[c]]
+    return out
 
 
-def markdown_table(table: PaperTable, cells: list[list[str]], title: str, notes: list[str]) -> str:
-    """A Markdown grid in the paper's layout with the given cell texts (one list per row)."""
-    columns = table.columns
-    attacks = [c for c in columns if c != CLEAN]
-    head = ["Pooling", "Model", "Metric", *("Clean" if c == CLEAN else c for c in columns)]
-    lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * 3 + "---:|" * len(columns)]
-    for labels, row in zip(_row_labels(table.values), cells):
-        lines.append("| " + " | ".join([*labels, *row]) + " |")
-    families = "; ".join(f"{f}: {w} attacks" for f, w in _families(attacks))
-    lines += ["", f"Attacks: {_legend(attacks)} ({families}).", *notes]
-    return "\n".join(lines) + "\n"
+def write_table_files(table: PaperTable, out_dir: Path, describe: str, *, resamples: int = 1000) -> dict[str, Path]:
+    """Write one seed's table: values, n, clean-on-same-images, intervals and the comparison.
 
-
-def latex_table(table: PaperTable, cells: list[list[str]], caption: str) -> str:
-    """A booktabs ``table`` in the paper's layout, families grouped over their columns."""
-    columns = table.columns
-    attacks = [c for c in columns if c != CLEAN]
-    first = 3 + columns.index(attacks[0]) + 1 if attacks else 0  # 1-based column of the first attack
-    groups, rules, at = [], [], first
-    for family, width in _families(attacks):
-        groups.append(f"\\multicolumn{{{width}}}{{c}}{{{family.capitalize()}}}")
-        rules.append(f"\\cmidrule(lr){{{at}-{at + width - 1}}}")
-        at += width
-    lead = " & " * (first - 1)
-    head = ["Pool.", "Model", "Metric", *("Clean" if c == CLEAN else c for c in columns)]
-    lines = ["% requires \\usepackage{booktabs}", "\\begin{table}[t]", "\\centering",
-             f"\\caption{{{caption}}}", f"\\label{{tab:{table.name}}}",
-             f"\\begin{{tabular}}{{lll{'r' * len(columns)}}}", "\\toprule"]
-    if groups:
-        lines += [lead + " & ".join(groups) + " \\\\", "".join(rules)]
-    lines += [" & ".join(head) + " \\\\", "\\midrule"]
-    for labels, row in zip(_row_labels(table.values), cells):
-        lines.append(" & ".join([*labels, *row]) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
-    return "\n".join(lines) + "\n"
-
-
-def _grid(table: PaperTable, cell: Callable[[tuple, str], str]) -> list[list[str]]:
-    """Cell texts in the table's layout; ``cell`` gets the row keys and the column."""
-    return [[cell(tuple(row), c) for c in table.columns] for row in table.values[KEYS].itertuples(index=False)]
-
-
-def write_table_files(table: PaperTable, out_dir: Path, describe: str) -> dict[str, Path]:
-    """Write ``<name>.{csv,md,tex}``, ``<name>_ci.{csv,tex}`` and ``comparison_tableN.{csv,md}``.
+    Files: ``<name>.{csv,md,tex}``, ``<name>_n.csv``, ``<name>_clean_same_images.csv``,
+    ``<name>_ci.{csv,tex}`` and ``comparison_tableN.{csv,md}``. The value CSVs keep the published
+    layout exactly (``reference/`` columns and row keys).
 
     Args:
         table: the filled table.
-        out_dir: destination folder (``results/tables``).
+        out_dir: destination folder (``results/tables/seed<k>``).
         describe: which records these are (the filters), printed in titles and captions.
+        resamples: bootstrap samples the intervals were computed with (stated in the notes).
 
     Returns:
         File name -> written path.
     """
-    name = table.name
-    number = name[len("table"):name.index("_")]
-    what = f"Accuracy (Acc.) and ROC-AUC (AU) under {_SETTING_TITLE[table.values['setting'].iloc[0]]} attacks"
-    values = table.values.set_index(KEYS)
-    ci = table.ci.set_index(KEYS)
+    name, columns = table.name, table.columns
+    number = table_number(name)
+    what = table_what(table.values["setting"].iloc[0])
+    keys = row_keys(table.values)
+    values, ci = table.values.set_index(KEYS), table.ci.set_index(KEYS)
+    clean, clean_ci = table.clean_same.set_index(KEYS), table.clean_same_ci.set_index(KEYS)
+    counts = _table_counts(table)
+    column_ns = column_counts(keys, columns, counts)
+    heads = [column_head(c, column_ns[c]) for c in columns]
     diff = comparison(table)
-    mad, present = mean_absolute_difference(diff)
+    mad = mean_absolute_difference(diff)
     diff = diff.set_index([*KEYS, "column"])
+    deviations = _table_deviations(table)
+    mark = {True: "", False: DAGGER}
 
-    def with_interval(key: tuple, column: str) -> str:
-        if math.isnan(values.at[key, column]):
-            return "---"
-        lo, hi = (fmt(ci.at[key, f"{column}_{end}"], 2, "?") for end in ("lo", "hi"))
-        return f"${fmt(values.at[key, column], 2)}_{{{lo}}}^{{{hi}}}$"
+    def with_interval(frame: pd.DataFrame, intervals: pd.DataFrame, marked: bool) -> Callable[[tuple, str], str]:
+        def cell(key: tuple, column: str) -> str:
+            value = frame.at[key, column]
+            if math.isnan(value):
+                return "—"
+            lo, hi = (fmt(intervals.at[key, f"{column}_{end}"], 2) for end in ("lo", "hi"))
+            interval = f"[{lo}, {hi}]" if lo and hi else "[?]"
+            dagger = mark[table.comparable(key, column)] if marked else ""
+            return f"{fmt(value, 3)}{dagger} {interval}{n_suffix(column_ns[column], counts(key, column))}"
+        return cell
 
     def versus(key: tuple, column: str) -> str:
         cell = diff.loc[(*key, column)]
-        delta = "" if math.isnan(cell["difference"]) else f" ({fmt(cell['difference'], 3, sign=True)})"
-        return f"{fmt(cell['ours'], 3, '—')} / {fmt(cell['published'], 2)}{delta}"
+        if math.isnan(cell["ours"]):
+            return f"— / {fmt(cell['published'], 2)}"
+        ours = with_interval(values, ci, True)(key, column)
+        return f"{ours} / {fmt(cell['published'], 2)} ({fmt(cell['difference'], 3, sign=True)})"
 
+    def latex(frame: pd.DataFrame, intervals: pd.DataFrame | None) -> Callable[[tuple, str], str]:
+        def cell(key: tuple, column: str) -> str:
+            value = frame.at[key, column]
+            if math.isnan(value):
+                return "---"
+            dagger = "" if table.comparable(key, column) else "^{\\dagger}"
+            if intervals is None:
+                return f"${fmt(value, 2)}{dagger}$" if dagger else fmt(value, 2)
+            lo, hi = (fmt(intervals.at[key, f"{column}_{end}"], 2, "?") for end in ("lo", "hi"))
+            # "{}" after the dagger: the interval's sub/superscript must not attach to it (double superscript)
+            return f"${fmt(value, 2)}{dagger + '{}' if dagger else ''}_{{{lo}}}^{{{hi}}}$"
+        return cell
+
+    interval_note = (f"Each cell: value [95% percentile-bootstrap interval] ({resamples} resamples over the cell's "
+                     "images, positives and negatives resampled separately); [?]: per-sample predictions gone. "
+                     "Column headers give n, the test images a column's values are over: the Clean column is over "
+                     "the whole test split, an attack column over the attacked images only (a cell states its own n "
+                     "where its column mixes counts).")
+    clean_intro = ["Read each attack cell above against the cell at the same place here: both are over the same "
+                   "images. Clean column: the clean figure over all test images, as above."]
+    files = f"`{name}.csv` (values), `{name}_n.csv` (n), `{name}_clean_same_images.csv`, `{name}_ci.csv` (intervals)"
+    notes = ["— : no record for this cell.", *dagger_note(deviations), *attack_notes(columns), f"Files: {files}."]
+    clean_cells = cell_grid(keys, columns, with_interval(clean, clean_ci, False))
+    document = markdown_document(
+        f"Table {number}. {what} ({describe})",
+        [("", [interval_note], markdown_grid(table.values, columns, heads,
+                                             cell_grid(keys, columns, with_interval(values, ci, True)))),
+         (CLEAN_SAME_TITLE, clean_intro, markdown_grid(table.values, columns, heads, clean_cells))],
+        notes)
+    excluded = (f" Left out: {mad.left_out} cell(s) marked {DAGGER}, whose attack is weaker than the paper's, so a "
+                "difference there is not a replication difference." if mad.left_out else "")
+    comparison_doc = markdown_document(
+        f"Table {number}, ours / published (ours − published): {what} ({describe})",
+        [("", [interval_note], markdown_grid(table.values, columns, heads, cell_grid(keys, columns, versus))),
+         (CLEAN_SAME_TITLE, clean_intro, markdown_grid(table.values, columns, heads, clean_cells))],
+        [f"Mean |ours − published| over the {mad.used} of {len(diff)} cells we have that are comparable with the "
+         f"paper: {fmt(mad.value, 3, '—')}.{excluded}", "— : no record for this cell.", *dagger_note(deviations),
+         "The published values are over the paper's 200 test images (93 with a finding)."])
+    dagger_caption = (" $^\\dagger$: attack weaker than the paper's, not comparable: "
+                      + latex_escape("; ".join(deviations)) + "." if deviations else "")
+    n_caption = latex_escape(_n_caption(columns, column_ns)) + "."
     texts = {
         f"{name}.csv": csv_text(table.values),
-        f"{name}.md": markdown_table(
-            table, _grid(table, lambda k, c: fmt(values.at[k, c], 3, "—")), f"Table {number}. {what} ({describe})",
-            ["", f"— : no record for this cell. 95% percentile-bootstrap intervals (stratified by label): "
-                f"`{name}_ci.csv`, columns `<column>_lo`, `<column>_hi`."]),
-        f"{name}.tex": latex_table(table, _grid(table, lambda k, c: fmt(values.at[k, c], 2, "---")),
-                                   f"{what}, ours ({describe}). ---: no record."),
+        f"{name}_n.csv": csv_text(_int_frame(table.n, columns)),
+        f"{name}_clean_same_images.csv": csv_text(table.clean_same),
+        f"{name}.md": document,
+        f"{name}.tex": latex_table(name, table.values, columns, cell_grid(keys, columns, latex(values, None)),
+                                   f"{what}, ours ({latex_escape(describe)}). {n_caption} ---: no record."
+                                   + dagger_caption),
         f"{name}_ci.csv": csv_text(table.ci),
         f"{name}_ci.tex": latex_table(
-            table, _grid(table, with_interval),
-            f"{what}, ours ({describe}), with 95\\% percentile-bootstrap intervals over test images "
-            "(stratified by label): value$_{\\mathrm{low}}^{\\mathrm{high}}$. ---: no record."),
+            f"{name}_ci", table.values, columns, cell_grid(keys, columns, latex(values, ci)),
+            f"{what}, ours ({latex_escape(describe)}), with 95\\% percentile-bootstrap intervals over the cell's "
+            f"test images (stratified by label): value$_{{\\mathrm{{low}}}}^{{\\mathrm{{high}}}}$. {n_caption} "
+            "---: no record." + dagger_caption),
         f"comparison_table{number}.csv": csv_text(diff.reset_index()),
-        f"comparison_table{number}.md": markdown_table(
-            table, _grid(table, versus), f"Table {number}, ours / published (ours − published): {what} ({describe})",
-            ["", f"Mean |ours − published| over the {present} of {len(diff)} cells we have: {fmt(mad, 3, '—')}."]),
+        f"comparison_table{number}.md": comparison_doc,
     }
     return {file: atomic_write_text(Path(out_dir) / file, text) for file, text in texts.items()}

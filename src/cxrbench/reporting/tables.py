@@ -1,4 +1,4 @@
-"""Tables 1 and 2 of Taghanaki et al. 2018 filled from our records, with intervals and a comparison.
+"""Tables 1 and 2 of Taghanaki et al. 2018 filled from our records, with intervals.
 
 The layout (columns, row keys and their order) is read from the published tables in
 ``reference/``, so ours line up with them cell by cell. A row is a target model: its ``clean``
@@ -7,19 +7,27 @@ pooling and setting. White-box (Table 1): crafted on the target itself. Black-bo
 crafted on the other architecture with the same pooling and tested on the row's model, whose
 clean numbers fill the clean column (the published Table 2 repeats Table 1's clean column).
 A cell without a record stays NaN (written empty): nothing is filled in.
+
+Each cell carries what a reader needs to read it: the number of images it is over (the Clean
+column is over the whole test split, an attack cell may be over an attacked subset), its 95%
+bootstrap interval, the target's clean figure on the *same* images, and whether the attack's
+parameters make it weaker than the paper's (then it is not compared with the published value).
+The comparison with the published values is in :mod:`cxrbench.reporting.comparison`; across
+seeds, :func:`cxrbench.reporting.seed_summary.summarize_seeds` gives per cell the mean, sample sd
+and number of seeds.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 
 from cxrbench.attacks import get_attack_spec, list_attacks
 from cxrbench.errors import DataError
+from cxrbench.evaluation.metrics import binary_metrics
 from cxrbench.reporting.bootstrap import NAN_INTERVAL, Interval, bootstrap_metrics
 from cxrbench.reporting.selection import Selection
 
@@ -59,25 +67,46 @@ def attack_columns(columns: list[str]) -> dict[str, str]:
     return {c: by_id[c] for c in columns}
 
 
+CellKey = tuple[str, str, str, str, str]  # the published row keys (setting, pooling, model, metric), column
+
+
 @dataclass
 class PaperTable:
-    """One of the paper's tables from our records.
+    """One of the paper's tables from the records of one seed.
+
+    Every frame has the published row keys (:data:`KEYS`) first, in the published row order.
 
     Attributes:
         name: ``table1_whitebox`` or ``table2_blackbox``.
         values: the published layout with our values (NaN: no record).
         ci: the same keys with ``<column>_lo`` / ``<column>_hi`` per value column.
         published: the published table.
+        n: the published layout with the number of images each value is over (NaN: no record).
+        clean_same: the published layout with the target's clean figure on each cell's images
+            (an attack cell: its record's ``clean_accuracy`` / ``clean_auc``; the Clean column: itself).
+        clean_same_ci: intervals of ``clean_same``, laid out as ``ci``.
+        deviations: cells whose attack is weaker than the paper's (``comparable_with_paper`` false)
+            -> the record's ``deviations`` (``{param: {"paper": v, "used": v}}``).
+        seed: the run seed of the records (None: no records).
     """
 
     name: str
     values: pd.DataFrame
     ci: pd.DataFrame
     published: pd.DataFrame
+    n: pd.DataFrame
+    clean_same: pd.DataFrame
+    clean_same_ci: pd.DataFrame
+    deviations: dict[CellKey, dict] = field(default_factory=dict)
+    seed: int | None = None
 
     @property
     def columns(self) -> list[str]:
         return [c for c in self.published.columns if c not in KEYS]
+
+    def comparable(self, key: tuple, column: str) -> bool:
+        """Whether the cell may be compared with the published value (no weakening deviation)."""
+        return (*key, column) not in self.deviations
 
 
 def _cell_record(selection: Selection, setting: str, model: str, pooling: str, column: str,
@@ -88,23 +117,70 @@ def _cell_record(selection: Selection, setting: str, model: str, pooling: str, c
     return selection.attack.get((setting, model, pooling, attacks[column])), "adv_prob"
 
 
+def _agree(record: dict, field_name: str, value: float) -> bool:
+    expected = record[field_name]
+    return math.isclose(value, expected, abs_tol=1e-9) or (math.isnan(value) and math.isnan(expected))
+
+
 def _intervals(selection: Selection, record: dict, prob_column: str, *, resamples: int, seed: int,
-               log: Callable[[str], None]) -> dict[str, Interval]:
-    """Both metrics' intervals from the record's per-sample predictions (NaN when those are gone)."""
+               log: Callable[[str], None]) -> dict[str, dict[str, Interval]]:
+    """Intervals from the record's per-sample predictions (NaN when those are gone).
+
+    Returns:
+        ``{"value": {metric: Interval}, "clean": {metric: Interval}}``: of the cell's value, and of
+        the target's clean figure on the same images (for a clean record the two are the same).
+    """
     relative = record.get("per_sample")
     path = selection.path(relative) if relative else None
     if path is None or not path.exists():
         log(f"tables: no per-sample predictions for {record.get('_file')} ({relative}); interval left empty")
-        return {m: NAN_INTERVAL for m in METRIC.values()}
-    samples = pd.read_parquet(path, columns=["label", prob_column])
-    intervals = bootstrap_metrics(samples["label"].to_numpy(), samples[prob_column].to_numpy(),
-                                  resamples=resamples, seed=seed)
-    for metric, interval in intervals.items():  # the record and its per-sample file must agree
-        if not math.isclose(interval.point, record[metric], abs_tol=1e-9) and not (
-                math.isnan(interval.point) and math.isnan(record[metric])):
-            log(f"tables: {record.get('_file')}: {metric} {record[metric]:.6f} in the record but "
-                f"{interval.point:.6f} from {relative}; the table shows the record")
-    return intervals
+        empty = {m: NAN_INTERVAL for m in METRIC.values()}
+        return {"value": empty, "clean": empty}
+    columns = ["label", prob_column] + (["clean_prob"] if prob_column != "prob" else [])
+    samples = pd.read_parquet(path, columns=columns)
+    labels = samples["label"].to_numpy()
+    out = {"value": bootstrap_metrics(labels, samples[prob_column].to_numpy(), resamples=resamples, seed=seed)}
+    out["clean"] = out["value"] if prob_column == "prob" else bootstrap_metrics(
+        labels, samples["clean_prob"].to_numpy(), resamples=resamples, seed=seed)
+    checks = [(metric, metric, out["value"][metric].point) for metric in METRIC.values()]
+    if prob_column != "prob":
+        checks += [(metric, f"clean_{metric}", out["clean"][metric].point) for metric in METRIC.values()]
+    for _, field_name, point in checks:  # the record and its per-sample file must agree
+        if not _agree(record, field_name, point):
+            log(f"tables: {record.get('_file')}: {field_name} {record[field_name]:.6f} in the record but "
+                f"{point:.6f} from {relative}; the table shows the record")
+    return out
+
+
+def clean_on_images(selection: Selection, clean: dict, image_ids: list[str]) -> dict[str, float] | None:
+    """The clean record's accuracy and AUC restricted to ``image_ids`` (None: per-sample file gone).
+
+    Args:
+        selection: the selection the clean record belongs to (paths are relative to its results).
+        clean: a clean record.
+        image_ids: the test images to keep (e.g. an attack cell's attacked images).
+    """
+    path = selection.path(clean.get("per_sample") or "")
+    if not clean.get("per_sample") or not path.exists():
+        return None
+    samples = pd.read_parquet(path, columns=["image_id", "label", "prob"])
+    kept = samples[samples["image_id"].isin(set(image_ids))]
+    return binary_metrics(kept["label"].to_numpy(), kept["prob"].to_numpy())
+
+
+def _check_clean_same(selection: Selection, record: dict, log: Callable[[str], None]) -> None:
+    """Log where an attack record's clean figures differ from its row's clean predictions on those ids."""
+    clean = selection.clean.get((record["model"], record["pooling"]))
+    path = selection.path(record.get("per_sample") or "")
+    if clean is None or not record.get("per_sample") or not path.exists():
+        return
+    figures = clean_on_images(selection, clean, pd.read_parquet(path, columns=["image_id"])["image_id"].tolist())
+    if figures is None:
+        return
+    for metric in METRIC.values():
+        if not _agree(record, f"clean_{metric}", figures[metric]):
+            log(f"tables: {record['_file']}: clean_{metric} {record[f'clean_{metric}']:.6f} but the clean "
+                f"record {clean['_file']} gives {figures[metric]:.6f} on the same images; the table shows the record")
 
 
 def build_table(selection: Selection, name: str, *, reference_dir: Path | None = None, resamples: int = 1000,
@@ -112,7 +188,7 @@ def build_table(selection: Selection, name: str, *, reference_dir: Path | None =
     """Fill table ``name`` (a key of :data:`TABLES`) from ``selection``.
 
     Args:
-        selection: the chosen records.
+        selection: the chosen records of one seed.
         name: ``table1_whitebox`` or ``table2_blackbox``.
         reference_dir: folder of the published tables (default: the repository's ``reference/``).
         resamples: bootstrap samples per cell.
@@ -123,46 +199,37 @@ def build_table(selection: Selection, name: str, *, reference_dir: Path | None =
     published = read_reference(name, reference_dir)
     columns = [c for c in published.columns if c not in KEYS]
     attacks = attack_columns([c for c in columns if c != CLEAN])
-    values = published[KEYS].copy()
-    ci = published[KEYS].copy()
-    cache: dict[str, dict[str, Interval]] = {}  # acc and AUC rows share one record and one bootstrap
+    frames = {k: published[KEYS].copy() for k in ("values", "ci", "n", "clean_same", "clean_same_ci")}
+    deviations: dict[CellKey, dict] = {}
+    cache: dict[str, dict[str, dict[str, Interval]]] = {}  # acc and AUC rows share one record and bootstrap
     for column in columns:
-        points, los, his = [], [], []
+        cells: dict[str, list[float]] = {k: [] for k in ("value", "lo", "hi", "n", "clean", "clean_lo", "clean_hi")}
         for row in published.itertuples(index=False):
             model, pooling, metric = MODEL[row.model], POOLING[row.pooling], METRIC[row.metric]
             record, prob_column = _cell_record(selection, setting, model, pooling, column, attacks)
             if record is None or record.get(metric) is None or math.isnan(record[metric]):
-                points.append(math.nan)
-                los.append(math.nan)
-                his.append(math.nan)
+                for values in cells.values():
+                    values.append(math.nan)
                 continue
             if record["_file"] not in cache:
                 cache[record["_file"]] = _intervals(selection, record, prob_column, resamples=resamples,
                                                     seed=seed, log=log)
-            interval = cache[record["_file"]][metric]
-            points.append(float(record[metric]))
-            los.append(interval.lo)
-            his.append(interval.hi)
-        values[column] = points
-        ci[f"{column}_lo"] = los
-        ci[f"{column}_hi"] = his
-    return PaperTable(name, values, ci, published)
-
-
-def comparison(table: PaperTable) -> pd.DataFrame:
-    """Long format, one row per cell: ours, published and ``difference = ours - published``."""
-    rows = []
-    for (_, ours), (_, published) in zip(table.values.iterrows(), table.published.iterrows()):
-        for column in table.columns:
-            value, reference = float(ours[column]), float(published[column])
-            rows.append({**{k: ours[k] for k in KEYS}, "column": column, "ours": value,
-                         "published": reference, "difference": value - reference})
-    frame = pd.DataFrame(rows, columns=[*KEYS, "column", "ours", "published", "difference"])
-    frame["difference"] = frame["difference"].astype(float)  # NaN where ours is missing
-    return frame
-
-
-def mean_absolute_difference(frame: pd.DataFrame) -> tuple[float, int]:
-    """Mean |ours - published| over the cells we have, and how many cells that is."""
-    present = frame["difference"].dropna().to_numpy()
-    return (float(np.abs(present).mean()) if len(present) else math.nan), int(len(present))
+                if column != CLEAN:
+                    _check_clean_same(selection, record, log)
+            intervals = cache[record["_file"]]
+            clean_value = float(record[metric] if column == CLEAN else record[f"clean_{metric}"])
+            for key, value in (("value", float(record[metric])), ("lo", intervals["value"][metric].lo),
+                               ("hi", intervals["value"][metric].hi), ("n", float(record["images"])),
+                               ("clean", clean_value), ("clean_lo", intervals["clean"][metric].lo),
+                               ("clean_hi", intervals["clean"][metric].hi)):
+                cells[key].append(value)
+            if column != CLEAN and not record.get("comparable_with_paper", True):
+                deviations[(*tuple(row)[:len(KEYS)], column)] = dict(record.get("deviations") or {})
+        frames["values"][column] = cells["value"]
+        frames["ci"][f"{column}_lo"], frames["ci"][f"{column}_hi"] = cells["lo"], cells["hi"]
+        frames["n"][column] = cells["n"]
+        frames["clean_same"][column] = cells["clean"]
+        frames["clean_same_ci"][f"{column}_lo"] = cells["clean_lo"]
+        frames["clean_same_ci"][f"{column}_hi"] = cells["clean_hi"]
+    return PaperTable(name, frames["values"], frames["ci"], published, frames["n"], frames["clean_same"],
+                      frames["clean_same_ci"], deviations, selection.seed)

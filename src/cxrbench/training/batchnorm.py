@@ -13,7 +13,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from cxrbench.data.datasets import CachedImageDataset
-from cxrbench.training.runtime import Runtime
+from cxrbench.runtime import Runtime
 
 
 @torch.no_grad()

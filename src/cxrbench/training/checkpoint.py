@@ -8,13 +8,20 @@ import torch
 
 from cxrbench.errors import CheckpointError
 from cxrbench.models.factory import CXRClassifier, ModelIdentity
-from cxrbench.reporting.io import atomic_write
+from cxrbench.io import atomic_write
 
 
 def save_checkpoint(path: Path, model: CXRClassifier, **extra: Any) -> Path:
     """Write weights, the model identity and ``extra`` (plain data and tensors) atomically."""
     payload = {"identity": model.identity.as_dict(), "model": model.state_dict(), **extra}
-    return atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
+
+    def write(tmp: Path) -> None:
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as exc:  # torch reports a failed write (full disk, quota) as RuntimeError
+            raise OSError(f"torch.save failed: {str(exc).strip().splitlines()[0]}") from exc
+
+    return atomic_write(Path(path), write)
 
 
 def read_checkpoint(path: Path) -> dict:

@@ -18,7 +18,7 @@ from cxrbench.models.factory import CXRClassifier
 from cxrbench.training.batchnorm import recalibrate_batchnorm
 from cxrbench.training.checkpoint import check_identity, read_checkpoint, save_checkpoint
 from cxrbench.training.optim import build_optimizer, build_scheduler
-from cxrbench.training.runtime import Runtime
+from cxrbench.runtime import Runtime
 
 
 @dataclass

@@ -10,12 +10,13 @@ from pathlib import Path
 from filelock import FileLock
 
 from cxrbench.config import TrainConfig
+from cxrbench.errors import TrainingError
 from cxrbench.data.datasets import DataBundle
 from cxrbench.models.factory import CXRClassifier
-from cxrbench.reporting.io import atomic_write_json
+from cxrbench.io import atomic_write_json
 from cxrbench.training.checkpoint import load_weights
 from cxrbench.training.loop import fit
-from cxrbench.training.runtime import Runtime
+from cxrbench.runtime import Runtime
 
 # Settings that change how fast, not what, a model learns are left out of the key.
 _TRAIN_KEYS_IGNORED = ("eval_batch_size",)
@@ -25,6 +26,10 @@ def checkpoint_key(data_description: dict, split_digest: str, model: CXRClassifi
                    seed: int) -> str:
     """Hash of (data, split, model variant, training recipe, seed)."""
     recipe = {k: v for k, v in asdict(train).items() if k not in _TRAIN_KEYS_IGNORED}
+    if train.canonical_size == model.identity.input_size:
+        # The images reach the network exactly as before the image space existed: keys, and the
+        # checkpoints trained under them, stay valid.
+        recipe.pop("image_size")
     blob = json.dumps({"data": data_description, "split": split_digest, "model": model.identity.as_dict(),
                        "train": recipe, "seed": seed}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -57,6 +62,11 @@ def ensure_trained(model: CXRClassifier, data: DataBundle, train: TrainConfig, c
                 "data": data.description, "split_digest": data.split.digest(), "model": ident.as_dict(),
                 "train": asdict(train), "seed": seed})
             result = fit(model, data, train, directory, runtime, seed=seed, progress=progress)
+            if result.best_step < 0 or not (directory / "best.pt").is_file():
+                # Never mark a training done that left no weights: every rerun would then fail to load.
+                raise TrainingError(f"training {directory.name} ran {result.steps} steps without a validation "
+                                    f"checkpoint (best.pt); set train.max_steps or train.epochs so that at "
+                                    "least one validation runs")
             atomic_write_json(done, {"best_step": result.best_step, "best_val_auc": result.best_val_auc,
                                      "steps": result.steps, "train_seconds": result.seconds,
                                      "history": result.history, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})

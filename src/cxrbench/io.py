@@ -1,0 +1,86 @@
+"""Atomic file writes: a reader never sees a half-written file, and a failed write leaves none.
+
+Used by every layer (data cache, checkpoints, crafted sets, records, tables), so it lives at the
+package root. A write that the file system refuses (no permission, a file where a folder should
+be, a full disk) becomes one :class:`~cxrbench.errors.OutputError` that names the path.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from cxrbench.errors import OutputError
+
+
+def _refused(path: Path, exc: OSError, setting: str = "paths.results_dir") -> OutputError:
+    reason = exc.strerror or str(exc)
+    return OutputError(f"cannot write {path} ({reason}); free space or fix the permissions there, or point "
+                       f"{setting} at a writable folder")
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    Raises:
+        OutputError: the folder cannot be created or the file written; no partial file is left.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _refused(path, exc) from None
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _refused(path, exc) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def atomic_write_json(path: Path, payload: Any) -> Path:
+    """Write ``payload`` as indented JSON to ``path`` atomically."""
+    return atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def check_writable(folder: Path, setting: str) -> None:
+    """Prove that ``folder`` can be created and written, before any work starts; leave no trace.
+
+    Raises:
+        OutputError: naming the folder, the reason and the config key (``setting``) to change.
+    """
+    folder = Path(folder).absolute()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    created = [p for p in [folder, *folder.parents] if p.is_relative_to(existing) and p != existing]
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(20, f"{existing} is a file, not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputError(f"{setting}={folder} cannot be created or written ({reason}); point {setting} at a "
+                          "writable folder") from None
+    finally:
+        for path in created:  # deepest first: the folders this check made, not the run
+            try:
+                path.rmdir()
+            except OSError:
+                pass

@@ -1,0 +1,145 @@
+"""Typed schemas of the two record kinds: one meaning per field, documented in ``results/README.md``.
+
+Every run writes JSON records (RobustBench-style: tables and figures are rendered from them
+alone). A record is built from one of these dataclasses, so a field cannot be misspelt or change
+its type between writers; :func:`check_record` refuses a record that lacks a field of its kind
+before a report reads it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Optional
+
+from cxrbench.errors import DataError
+from cxrbench.reporting.manifest import manifest
+
+#: Version 2: typed fields; ``model`` is always the registry name (identity in ``model_identity``);
+#: attack records carry the clean figures of their own images and the cell's full configuration.
+RECORD_SCHEMA_VERSION = 2
+
+
+@dataclass
+class RecordBase:
+    """Fields shared by every record.
+
+    Attributes:
+        seed: the run seed (model initialisation, batch order, attacked subset, attack randomness).
+        config: the full resolved run configuration.
+        data: the data source's description (source name and its parameters).
+        split: ``{"name", "digest", "sizes"}`` of the train/val/test split.
+        image_size: the experiment's image space in pixels (see ``TrainConfig.canonical_size``).
+        model: the target model's registry name (``irv2``).
+        pooling: the target's pooling variant (``max`` / ``avg``).
+        model_identity: the target's full identity (architecture, input size, channels, classes).
+        model_key: what determined the target's weights (checkpoint key or checkpoint file digest).
+        training: how the target was trained or which checkpoint was loaded.
+        images: how many test images the numbers are over.
+        n_positive: how many of them have a finding.
+        accuracy: accuracy over those images (finding iff P(finding) > 0.5, the argmax of the logits).
+        auc: ROC-AUC of P(finding) over those images (NaN with one class).
+        metrics: every summary number of the record (accuracy and auc included).
+        per_sample: Parquet file of per-image predictions, relative to the results directory.
+        device: where the numbers were computed (always in fp32).
+        wall_seconds: wall time of the run up to this record.
+    """
+
+    seed: int
+    config: dict
+    data: dict
+    split: dict
+    image_size: int
+    model: str
+    pooling: str
+    model_identity: dict
+    model_key: str
+    training: dict
+    images: int
+    n_positive: int
+    accuracy: float
+    auc: float
+    metrics: dict
+    per_sample: str
+    device: str
+    wall_seconds: float
+
+
+@dataclass
+class CleanRecord(RecordBase):
+    """Clean test accuracy and ROC-AUC of one trained variant, over the whole test split."""
+
+    kind: str = "clean"
+
+
+@dataclass
+class AttackRecord(RecordBase):
+    """One attack cell: a crafted set evaluated on one target.
+
+    Attributes:
+        setting: ``white-box`` (crafted on the target) or ``black-box`` (crafted on another model).
+        source: registry name of the model the set was crafted on.
+        source_key: what determined the source's weights.
+        attack: registered attack name; ``attack_id``, ``attack_title``, ``family``: its registry facts.
+        profile: the attack profile used (``paper`` / ``quick``).
+        attack_params: the attack's resolved keyword arguments.
+        deviations: parameters whose value makes a weaker attack than the paper's (not merely a
+            cheaper or coarser one), as ``{name: {"paper": value, "used": value}}``.
+        comparable_with_paper: no such deviation (the cell may be compared with the published one).
+        image_set: ``{"n", "n_positive", "digest"}`` of the attacked test images (digest of their ids).
+        cell_key: digest of (attack, resolved parameters, image set): two records of one table
+            cell with different cell keys measured different things.
+        clean_accuracy: the target's clean accuracy on the same images.
+        clean_auc: the target's clean ROC-AUC on the same images.
+        success_rate: fooled / correctly classified clean, over the same images.
+        crafted: the crafted set's folder, relative to the results directory.
+        crafted_reused: this run found the set finished on disk.
+        crafted_by: provenance of the run that crafted the set (created, git SHA, seed, seconds).
+        crafting_seconds: summed per-image crafting time.
+    """
+
+    setting: str = ""
+    source: str = ""
+    source_key: str = ""
+    attack: str = ""
+    attack_id: str = ""
+    attack_title: str = ""
+    family: str = ""
+    profile: str = ""
+    attack_params: dict = field(default_factory=dict)
+    deviations: dict = field(default_factory=dict)
+    comparable_with_paper: bool = True
+    image_set: dict = field(default_factory=dict)
+    cell_key: str = ""
+    clean_accuracy: float = float("nan")
+    clean_auc: float = float("nan")
+    success_rate: float = float("nan")
+    crafted: str = ""
+    crafted_reused: bool = False
+    crafted_by: dict = field(default_factory=dict)
+    crafting_seconds: float = 0.0
+    kind: str = "attack"
+
+
+SCHEMAS: dict[str, type] = {"clean": CleanRecord, "attack": AttackRecord}
+
+
+def to_document(record: RecordBase, root: Path) -> dict[str, Any]:
+    """The JSON document of ``record``: its fields plus schema version, time stamp and provenance."""
+    return {"schema": RECORD_SCHEMA_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **asdict(record), **manifest(root)}
+
+
+def check_record(document: dict, where: str) -> dict:
+    """Refuse a record of an unknown kind, an older schema or with missing fields."""
+    kind = document.get("kind")
+    if kind not in SCHEMAS:
+        raise DataError(f"{where} is not a cxrbench record (kind {kind!r}); move it out of the records folder")
+    if document.get("schema") != RECORD_SCHEMA_VERSION:
+        raise DataError(f"{where} has record schema {document.get('schema')!r}, this version reads "
+                        f"{RECORD_SCHEMA_VERSION}; rerun the run that wrote it or move it out of the records folder")
+    missing = [f.name for f in fields(SCHEMAS[kind]) if f.name not in document]
+    if missing:
+        raise DataError(f"{where} lacks the {kind} record fields {missing}; rerun the run that wrote it")
+    return document
+
