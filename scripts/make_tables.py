@@ -5,7 +5,7 @@
 
 Per seed k: tables/seed<k>/table{1_whitebox,2_blackbox}.{csv,md,tex} (+ _n.csv, _clean_same_images.csv,
 _ci.{csv,tex}) and comparison_table{1,2}.{csv,md}; across the seeds: tables/table{1_whitebox,2_blackbox}
-_mean_sd.{csv,md}. Every seed the records hold is rendered; --seed renders one. --data and --train
+_mean_sd.{csv,md}; from robust records (scripts/robust.py): tables/robust/robust_accuracy.{md,csv,tex}. Every seed the records hold is rendered; --seed renders one. --data and --train
 left out take the one value the records hold (an error when they hold several). Records of one
 cell that measured different configurations are an error that names both files.
 """

@@ -152,12 +152,13 @@ def test_repr_names_the_parameters():
     assert text.startswith("IterativeLinfAttack(") and "iterations=7" in text and "stats" not in text
 
 
-def test_registry_holds_the_ten_paper_attacks_in_table_order():
+def test_registry_holds_the_ten_paper_attacks_in_table_order_then_apgd():
     from cxrbench.attacks import get_attack_spec, list_attacks
 
-    assert list_attacks() == ["fgsm", "pgd", "deepfool", "bim", "lbfgs", "gaussian_blur", "contrast_reduction",
-                              "gaussian_noise", "local_search", "single_pixel"]
-    ids = [get_attack_spec(name).paper_id for name in list_attacks()]
+    paper = ["fgsm", "pgd", "deepfool", "bim", "lbfgs", "gaussian_blur", "contrast_reduction", "gaussian_noise",
+             "local_search", "single_pixel"]
+    assert list_attacks(paper_only=True) == paper and list_attacks() == paper + ["apgd"]
+    ids = [get_attack_spec(name).paper_id for name in list_attacks(paper_only=True)]
     assert ids == ["G1", "G2", "G3", "G4", "G5", "D1", "D2", "D3", "S1", "S2"]
     assert list_attacks("score") == ["local_search", "single_pixel"]
     assert get_attack_spec("gaussian_blur").needs == "labels" and get_attack_spec("lbfgs").family == "gradient"

@@ -43,7 +43,7 @@ def test_reruns_of_one_configuration_resolve_to_the_newest_with_a_note(results):
     lines: list[str] = []
     render_all(results, **{**QUIET, "log": lines.append})
     assert rows_of(results / "tables" / "seed0" / "table1_whitebox.csv")[0]["clean"] == "0.1235"
-    assert any("seed 0, clean irv2 max: 2 reruns of one configuration; using the newest" in line
+    assert any("seed 0, clean irv2 max standard: 2 reruns of one configuration; using the newest" in line
                and "irv2-max-rerun.json" in line for line in lines)
 
 

@@ -73,8 +73,13 @@ def attacked_view(variant: Variant, cfg: RunConfig) -> SubsetView:
     Subsets of one seed are nested (the first n of one stratified order), so a cheap attack on
     all images and an expensive one on a few share the expensive one's images.
     """
+    return test_subset(variant, cfg.attack.images(cfg.train.name), cfg.seed)
+
+
+def test_subset(variant: Variant, images: int | None, seed: int) -> SubsetView:
+    """The first ``images`` test images of the seed's stratified order (None: all of them)."""
     test = variant.data.test
-    return SubsetView(test, stratified_rows(test.targets, cfg.attack.images(cfg.train.name), cfg.seed))
+    return SubsetView(test, stratified_rows(test.targets, images, seed))
 
 
 def image_set(view: SubsetView) -> dict:

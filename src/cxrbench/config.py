@@ -14,6 +14,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from cxrbench.data.labels import NIH_FINDING_PREVALENCE
 from cxrbench.errors import ConfigError
+from cxrbench.training.adversarial import METHODS as ADVERSARIES
+from cxrbench.training.adversarial import AdversaryConfig
 
 
 @dataclass
@@ -79,6 +81,7 @@ class TrainConfig:
     grad_clip: Optional[float] = None
     label_smoothing: float = 0.0
     bn_recalibration_batches: int = 0
+    adversary: AdversaryConfig = field(default_factory=AdversaryConfig)   # train=adversarial: PGD-AT
 
     @property
     def canonical_size(self) -> int:
@@ -131,9 +134,25 @@ class AttackConfig:
 class GridConfig:
     """The experiment grid that ``scripts/reproduce.py`` walks (attacks × poolings, both models)."""
 
-    attacks: List[str] = field(default_factory=list)   # empty: every registered attack
+    attacks: List[str] = field(default_factory=list)   # empty: the paper's ten attacks
     models: List[str] = field(default_factory=lambda: ["irv2", "nasnet"])
     poolings: List[str] = field(default_factory=lambda: ["max", "avg"])
+
+
+@dataclass
+class RobustConfig:
+    """The robust-accuracy table (``scripts/robust.py``): fixed-budget L∞ attacks over an ε ladder.
+
+    ``variants`` maps a training recipe (a ``configs/train`` option) to the models trained with
+    it; each is taken with every pooling of ``grid.poolings``.
+    """
+
+    epsilons: List[float] = field(default_factory=lambda: [0.25, 0.5, 1.0, 2.0, 4.0, 8.0])  # in units of 1/255
+    attacks: List[str] = field(default_factory=lambda: ["pgd", "apgd"])
+    iterations: int = 100           # the step budget of every run (APGD-CE's standard 100)
+    images: Optional[int] = 20      # test images (a seeded stratified prefix; null: all)
+    variants: Dict[str, List[str]] = field(default_factory=lambda: {"quick": ["irv2", "nasnet"],
+                                                                   "adversarial": ["irv2"]})
 
 
 @dataclass
@@ -151,6 +170,7 @@ class RunConfig:
     train: TrainConfig
     paths: PathsConfig = field(default_factory=PathsConfig)
     grid: GridConfig = field(default_factory=GridConfig)
+    robust: RobustConfig = field(default_factory=RobustConfig)
     attack: Optional[AttackConfig] = None
     seed: int = 0
     seeds: Optional[List[int]] = None   # scripts/reproduce.py: run the experiment once per seed (None: [seed])
@@ -242,8 +262,27 @@ def _grid(node: Any) -> GridConfig:
     for mode in grid.poolings:
         _choice(mode, tuple(POOLING_MODES), "pooling in grid.poolings")
     if not grid.attacks:
-        grid.attacks = list_attacks()
+        grid.attacks = list_attacks(paper_only=True)
     return grid
+
+
+def _robust(node: Any) -> RobustConfig:
+    """The robust table's settings: attacks that run at a fixed ε, positive budgets."""
+    from cxrbench.attacks import get_attack_spec
+    from cxrbench.models import list_models
+
+    robust = _typed(RobustConfig, node, "robust")
+    for name in robust.attacks:
+        if not hasattr(get_attack_spec(name).builder, "run_fixed"):
+            raise ConfigError(f"robust.attacks: {name!r} has no fixed-ε run; use L∞ iterative attacks (pgd, bim, apgd)")
+    if not robust.epsilons or any(not isinstance(e, (int, float)) or e <= 0 for e in robust.epsilons):
+        raise ConfigError(f"robust.epsilons must be positive radii in units of 1/255, got {robust.epsilons!r}")
+    _check_positive(robust.iterations, "robust.iterations", optional=False)
+    _check_positive(robust.images, "robust.images")
+    for recipe, models in robust.variants.items():
+        for name in models:
+            _choice(name, tuple(list_models()), f"model in robust.variants.{recipe}")
+    return robust
 
 
 def validate(cfg: DictConfig) -> RunConfig:
@@ -265,7 +304,7 @@ def validate(cfg: DictConfig) -> RunConfig:
         pooling=_typed(PoolingConfig, raw.get("pooling", {}), "pooling"),
         train=_typed(TrainConfig, raw.get("train", {}), "train"),
         paths=_typed(PathsConfig, raw.get("paths", {}), "paths"),
-        grid=_grid(raw.get("grid", {})),
+        grid=_grid(raw.get("grid", {})), robust=_robust(raw.get("robust", {})),
         attack=_attack(raw.get("attack")), seed=raw.get("seed", 0), seeds=raw.get("seeds"),
         device=raw.get("device", "auto"),
         progress=raw.get("progress", True), deterministic=raw.get("deterministic", True),
@@ -275,6 +314,10 @@ def validate(cfg: DictConfig) -> RunConfig:
     _choice(run.train.optimizer, OPTIMIZERS, "train.optimizer")
     _choice(run.train.schedule, SCHEDULES, "train.schedule")
     _choice(run.device, DEVICES, "device")
+    _choice(run.train.adversary.method, ADVERSARIES, "train.adversary.method")
+    _check_positive(run.train.adversary.epsilon, "train.adversary.epsilon", optional=False)
+    _check_positive(run.train.adversary.steps, "train.adversary.steps", optional=False)
+    _check_positive(run.train.adversary.step_size, "train.adversary.step_size")
     if (run.train.epochs is None) == (run.train.max_steps is None):
         raise ConfigError("set exactly one of train.epochs and train.max_steps")
     _check_seed(run.seed, "seed")

@@ -76,10 +76,12 @@ class Variant:
     key: str              # what the weights were determined by (checkpoint key or file digest)
     split_digest: str
     training: dict
+    regime: str = "standard"   # how it was trained (train.adversary.regime())
 
     @property
     def name(self) -> str:
-        return f"{self.model.identity.model}-{self.model.identity.pooling}"
+        base = f"{self.model.identity.model}-{self.model.identity.pooling}"
+        return base if self.regime == "standard" else f"{base}-{self.regime}"
 
 
 def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -> Variant:
@@ -90,6 +92,7 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
     model = create_model(cfg.model.name, cfg.pooling.mode, input_size=cfg.train.input_size,
                          channels=cfg.model.channels)
     given = Path(cfg.model.checkpoint).expanduser() if cfg.model.checkpoint else None
+    regime = cfg.train.adversary.regime()  # a given checkpoint: what the user says it was trained as
     if given is not None:
         check_identity(read_checkpoint(given), model.identity, given)  # refuse a foreign one up front
 
@@ -102,17 +105,17 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
     if given is not None:
         load_weights(model, given)
         return Variant(runtime.prepare(model), data, f"ckpt-{_file_digest(given)}", split_digest,
-                       {"checkpoint": str(given), "reused": True})
+                       {"checkpoint": str(given), "reused": True}, regime)
     key = checkpoint_key(data.description, split_digest, model, cfg.train, cfg.seed)
     trained = ensure_trained(model, data, cfg.train, paths.checkpoints, runtime, seed=cfg.seed,
                              progress=cfg.progress)
     training = {"checkpoint": str(trained.directory / "best.pt"), "reused": trained.reused,
                 **{k: trained.summary[k] for k in ("best_step", "best_val_auc", "steps", "train_seconds")}}
     ident = trained.model.identity
-    log(f"model: {'reused' if trained.reused else 'trained'} {ident.model}/{ident.pooling} at "
+    log(f"model: {'reused' if trained.reused else 'trained'} {ident.model}/{ident.pooling} ({cfg.train.adversary.describe()}) at "
         f"{ident.input_size}px (best val AUC {training['best_val_auc']:.3f} at step {training['best_step']}, "
         f"{training['train_seconds']:.0f} s of training) -> {trained.directory}")
-    return Variant(trained.model, data, key, split_digest, training)
+    return Variant(trained.model, data, key, split_digest, training, regime)
 
 
 def split_summary(variant: Variant) -> dict:
@@ -151,7 +154,7 @@ def record_base(cfg: RunConfig, variant: Variant, runtime: Runtime, metrics: dic
                 pooling=ident.pooling, model_identity=ident.as_dict(), model_key=variant.key,
                 training=variant.training, images=metrics["n"], n_positive=metrics["n_positive"],
                 accuracy=metrics["accuracy"], auc=metrics["auc"], metrics=metrics, per_sample=str(per_sample),
-                device=str(runtime.device), wall_seconds=time.perf_counter() - wall)
+                device=str(runtime.device), wall_seconds=time.perf_counter() - wall, regime=variant.regime)
 
 
 def evaluate_clean(cfg: RunConfig, variant: Variant, paths: Paths, runtime: Runtime, *, wall: float,
@@ -166,7 +169,7 @@ def evaluate_clean(cfg: RunConfig, variant: Variant, paths: Paths, runtime: Runt
     record = CleanRecord(**record_base(cfg, variant, runtime, metrics, wall=wall,
                                        per_sample=clean_predictions_path(variant)))
     document = write_record(paths.records / "clean" / f"{variant.name}-{variant.key}.json", record, paths.root)
-    log(f"clean test {record.model}/{record.pooling}: accuracy {metrics['accuracy']:.3f}  AUC {metrics['auc']:.3f}  "
+    log(f"clean test {variant.name}: accuracy {metrics['accuracy']:.3f}  AUC {metrics['auc']:.3f}  "
         f"(n={metrics['n']}, {metrics['n_positive']} with a finding)")
     return document
 

@@ -1,8 +1,9 @@
-"""The ten attacks of Taghanaki et al. 2018 on Foolbox 3, each a minimal-perturbation search.
+"""The ten attacks of Taghanaki et al. 2018 on Foolbox 3, each a minimal-perturbation search, and APGD-CE.
 
 Importing this package registers them; ``list_attacks()`` returns them in the paper's column
-order (G1-G5, D1-D3, S1-S2).
+order (G1-G5, D1-D3, S1-S2), then the attacks the paper did not run.
 """
+from cxrbench.attacks.apgd import APGD
 from cxrbench.attacks.base import AttackStats, CountingAttack, image_key
 from cxrbench.attacks.decision import AdditiveGaussianNoiseAttack, ContrastReductionAttack, GaussianBlurAttack
 from cxrbench.attacks.gradient import FGSM, DeepFool, IterativeLinfAttack
@@ -59,8 +60,9 @@ _PAPER = [  # name, paper id, title, family, needs, class
 ]
 for _name, _pid, _title, _family, _needs, _cls in _PAPER:
     register_attack(_name, paper_id=_pid, title=_title, family=_family, needs=_needs)(_cls)
+register_attack("apgd", paper_id="APGD", title="APGD-CE", family="gradient", needs="gradients", in_paper=False)(APGD)
 
-__all__ = ["AttackSpec", "AttackStats", "CountingAttack", "image_key", "create_attack", "get_attack_spec",
+__all__ = ["APGD", "AttackSpec", "AttackStats", "CountingAttack", "image_key", "create_attack", "get_attack_spec",
            "list_attacks", "register_attack", "BIM", "PGD", "FGSM", "DeepFool", "IterativeLinfAttack", "LBFGSAttack",
            "LocalSearchAttack", "SinglePixelAttack", "GaussianBlurAttack", "ContrastReductionAttack",
            "AdditiveGaussianNoiseAttack"]

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cxrbench.attacks.base import CountingAttack, is_fooled, logits_of
+from cxrbench.attacks.base import AttackStats, CountingAttack, is_fooled, logits_of
 from cxrbench.attacks.line_search import LineSearchAttack
 
 
@@ -99,6 +99,10 @@ class IterativeLinfAttack(CountingAttack):
     """
 
     distance = fb.distances.linf
+    #: The keyword that sets the iterations of one run at fixed ε: its step budget.
+    budget_param = "iterations"
+    #: Parameters of the minimal-ε search only (no part of a run at fixed ε).
+    search_params = ("epsilon", "binary_search_steps", "growth_tries")
 
     def __init__(self, *, epsilon: float = 0.3, rel_stepsize: float = 0.05 / 0.3, iterations: int = 10,
                  binary_search_steps: int = 20, growth_tries: int = 20, random_start: bool = False,
@@ -160,6 +164,28 @@ class IterativeLinfAttack(CountingAttack):
             x[active] = torch.minimum(torch.maximum(moved, x0[active] - radius[active]),
                                       x0[active] + radius[active]).clamp(lo, hi)
         return x, fooled
+
+    def run_fixed(self, model, x: torch.Tensor, y: torch.Tensor, epsilon: float, *,
+                  keys: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One run at a fixed ε (no search) on every sample given, in batches of ``batch_size``.
+
+        The fixed-budget counterpart of ``run``: the caller passes the samples to attack (those the
+        model classifies correctly) and gets the adversarial where the run fooled (else the input)
+        and whether it fooled. :attr:`stats` counts the model calls; ``keys`` key the random starts.
+        """
+        n = len(x)
+        self.stats, self._keys = AttackStats.empty(n), self._check_keys(keys, n)
+        self.stats.attacked[:] = True
+        out, fooled = x.clone(), torch.zeros(n, dtype=torch.bool, device=x.device)
+        for start in range(0, n, self.batch_size):
+            part = np.arange(start, min(start + self.batch_size, n))
+            idx = torch.as_tensor(part, device=x.device)
+            eps = torch.full((len(part),), float(epsilon), dtype=x.dtype, device=x.device)
+            adv, hit = self.run_at(model, x[idx], y[idx], eps, part)
+            out[idx[hit]] = adv[hit]
+            fooled[idx] = hit
+        self.stats.found[fooled.cpu().numpy()] = epsilon
+        return out, fooled
 
     def attack(self, model, x, y, rows):
         n = len(x)

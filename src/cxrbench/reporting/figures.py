@@ -22,16 +22,23 @@ from cxrbench.attacks import get_attack_spec, list_attacks  # noqa: E402
 from cxrbench.evaluation.adversarial import load_table  # noqa: E402
 from cxrbench.io import atomic_write  # noqa: E402
 from cxrbench.reporting.selection import Selection  # noqa: E402
-from cxrbench.reporting.tables import MODEL, POOLING  # noqa: E402
+from cxrbench.models import list_models  # noqa: E402
+from cxrbench.reporting.tables import POOLING, STANDARD, model_label  # noqa: E402
 
-#: Variants in the order of the paper's table rows: (model, pooling).
-VARIANTS = [(model, pooling) for pooling in POOLING.values() for model in MODEL.values()]
-_LABEL = {(m, p): f"{pl} {ml}" for pl, p in POOLING.items() for ml, m in MODEL.items()}
+#: Variants (model, pooling, regime) in the order of the paper's table rows.
+VARIANTS = [(model, pooling, STANDARD) for pooling in POOLING.values() for model in list_models()]
+_POOLING_LABEL = {p: label for label, p in POOLING.items()}
 
 
-def variant_label(model: str, pooling: str) -> str:
-    """The paper's name of a variant, e.g. ``MP IR2``."""
-    return _LABEL.get((model, pooling), f"{model}/{pooling}")
+def variant_label(model: str, pooling: str, regime: str = STANDARD) -> str:
+    """The tables' name of a variant, e.g. ``MP IR2`` or ``MP IR2/PGD-AT``."""
+    return f"{_POOLING_LABEL.get(pooling, pooling)} {model_label(model, regime)}"
+
+
+def figure_variants(selection: Selection) -> list[tuple[str, str, str]]:
+    """The paper's variants, then every other (model, pooling, regime) with a record, sorted."""
+    present = set(selection.clean) | {(m, p, r) for (_, m, p, r, _) in selection.attack}
+    return VARIANTS + sorted(present - set(VARIANTS))
 
 
 def attack_label(attack: str) -> str:
@@ -40,19 +47,19 @@ def attack_label(attack: str) -> str:
     return f"{spec.paper_id}\n{spec.title}"
 
 
-def missing_summary(missing: dict[tuple[str, str], list[str]]) -> str:
+def missing_summary(missing: dict[tuple[str, str, str], list[str]]) -> str:
     """``MP IR2: G2, G3; AP NL: all`` for the attacks (paper ids) each variant lacks."""
-    every = len(list_attacks())
+    every = len(list_attacks(paper_only=True))
     return "; ".join(f"{variant_label(*v)}: {'all' if len(ids) == every else ', '.join(ids)}"
                      for v, ids in missing.items() if ids)
 
 
-def white_box(selection: Selection) -> dict[tuple[str, str], dict[str, dict]]:
+def white_box(selection: Selection) -> dict[tuple[str, str, str], dict[str, dict]]:
     """White-box records by variant, then attack (only variants that have any)."""
-    out: dict[tuple[str, str], dict[str, dict]] = {}
-    for (setting, model, pooling, attack), record in selection.attack.items():
+    out: dict[tuple[str, str, str], dict[str, dict]] = {}
+    for (setting, model, pooling, regime, attack), record in selection.attack.items():
         if setting == "white-box":
-            out.setdefault((model, pooling), {})[attack] = record
+            out.setdefault((model, pooling, regime), {})[attack] = record
     return out
 
 
@@ -120,10 +127,11 @@ def _grid(rows: int, columns: int, height: float) -> tuple[plt.Figure, np.ndarra
 
 def figure1(selection: Selection, out_dir: Path, log: Callable[[str], None] = print) -> dict[str, Path]:
     """Fig. 1: one test image and its adversarials under every attack, perturbations below."""
-    attacks = list_attacks()
+    attacks = list_attacks(paper_only=True)
     by_variant = white_box(selection)
     # the variant with the most white-box attacks, ties in the paper's row order
-    variant = max(VARIANTS, key=lambda v: (len(by_variant.get(v, {})), -VARIANTS.index(v)))
+    variants = figure_variants(selection)
+    variant = max(variants, key=lambda v: (len(by_variant.get(v, {})), -variants.index(v)))
     records = by_variant.get(variant, {})
     tables = {a: t for a, t in ((a, crafted_table(selection, r)) for a, r in records.items()) if t is not None}
     reasons = {a: "no record" if a not in records else "images gone" for a in attacks if a not in tables}
@@ -174,13 +182,13 @@ def figure1(selection: Selection, out_dir: Path, log: Callable[[str], None] = pr
 
 def figure2(selection: Selection, out_dir: Path, log: Callable[[str], None] = print) -> dict[str, Path]:
     """Fig. 2: per attack, the successful white-box adversarial with the lowest SSIM, over all variants."""
-    attacks = list_attacks()
+    attacks = list_attacks(paper_only=True)
     by_variant = white_box(selection)
     fig, axes = _grid(3, len(attacks), 5.0)
     notes: list[str] = []
     for k, attack in enumerate(attacks):
         candidates, recorded, loaded = [], False, False
-        for variant in VARIANTS:  # in row order, so ties resolve the same way every time
+        for variant in figure_variants(selection):  # in row order, so ties resolve the same way every time
             record = by_variant.get(variant, {}).get(attack)
             table = None if record is None else crafted_table(selection, record)
             recorded, loaded = recorded or record is not None, loaded or table is not None

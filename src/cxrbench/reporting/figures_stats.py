@@ -22,13 +22,14 @@ import pandas as pd
 
 from cxrbench.attacks import get_attack_spec, list_attacks
 from cxrbench.attacks.registry import FAMILIES
-from cxrbench.reporting.figures import (VARIANTS, add_notes, missing_summary, plt, save_figure, variant_label,
-                                        white_box)
+from cxrbench.reporting.figures import (add_notes, figure_variants, missing_summary, plt, save_figure,
+                                        variant_label, white_box)
 from cxrbench.reporting.selection import Selection
 from cxrbench.reporting.table_notes import deviation_text  # the tables' wording of deviations
 
-_VARIANT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
-_VARIANT_MARKERS = ["o", "*", "s", "^"]
+# The paper's four variants first; further ones (another training regime, another backbone) after.
+_VARIANT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+_VARIANT_MARKERS = ["o", "*", "s", "^", "D", "v", "P", "X"]
 _FAMILY_COLOURS = dict(zip(FAMILIES, ["#d62728", "#1f77b4", "#2ca02c"]))
 
 
@@ -40,14 +41,15 @@ def successful_disease_confidence(samples: pd.DataFrame) -> np.ndarray:
 
 def figure3(selection: Selection, out_dir: Path, log: Callable[[str], None] = print) -> dict[str, Path]:
     """Fig. 3: box plots of the attack's confidence on fooled disease images, per attack and variant."""
-    attacks = list_attacks()
+    attacks = list_attacks(paper_only=True)
     by_variant = white_box(selection)
     fig, ax = plt.subplots(figsize=(11, 4.2))
-    width = 0.8 / len(VARIANTS)
-    missing: dict[tuple[str, str], list[str]] = {v: [] for v in VARIANTS}
-    for j, variant in enumerate(VARIANTS):
+    variants = figure_variants(selection)
+    width = 0.8 / len(variants)
+    missing: dict[tuple[str, str, str], list[str]] = {v: [] for v in variants}
+    for j, variant in enumerate(variants):
         for i, attack in enumerate(attacks):
-            x = i + (j - (len(VARIANTS) - 1) / 2) * width
+            x = i + (j - (len(variants) - 1) / 2) * width
             record = by_variant.get(variant, {}).get(attack)
             per_sample = selection.path(record["per_sample"]) if record and record.get("per_sample") else None
             if per_sample is None or not per_sample.exists():
@@ -64,8 +66,8 @@ def figure3(selection: Selection, out_dir: Path, log: Callable[[str], None] = pr
     ax.set_xlim(-0.6, len(attacks) - 0.4)
     ax.axhline(0.5, color="gray", lw=0.6, ls=":")
     ax.set_ylabel("P(no finding) after a successful attack\non a disease image (attack confidence)", fontsize=8)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.75) for c in _VARIANT_COLOURS]
-    ax.legend(handles, [variant_label(*v) for v in VARIANTS], fontsize=7, ncol=4, loc="lower right",
+    handles = [plt.Rectangle((0, 0), 1, 1, color=_VARIANT_COLOURS[j], alpha=0.75) for j in range(len(variants))]
+    ax.legend(handles, [variant_label(*v) for v in variants], fontsize=7, ncol=4, loc="lower right",
               bbox_to_anchor=(1.0, 1.0), frameon=False)  # above the axes: boxes may reach any height
     notes = ["Numbers at the bottom: fooled disease images per box (no box: no successful attack)."]
     if any(missing.values()):
@@ -96,19 +98,21 @@ def perceptibility_points(selection: Selection) -> pd.DataFrame:
     columns = ["attack", "paper_id", "family", "variant", "accuracy", "median_ssim", "median_l2", "comparable",
                "deviations"]
     order = {a: i for i, a in enumerate(list_attacks())}
-    rows.sort(key=lambda r: (order[r["attack"]], VARIANTS.index(r["variant"]) if r["variant"] in VARIANTS else 99))
+    variants = figure_variants(selection)
+    rows.sort(key=lambda r: (order[r["attack"]], variants.index(r["variant"])))
     return pd.DataFrame(rows, columns=columns)
 
 
 def figure4(selection: Selection, out_dir: Path, log: Callable[[str], None] = print) -> dict[str, Path]:
     """Fig. 4: white-box accuracy against median SSIM and median L2 of successful adversarials."""
     points = perceptibility_points(selection)
+    variants = figure_variants(selection)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
     placed = points.dropna(subset=["median_ssim", "median_l2"])
     for ax, column, label in ((axes[0], "median_ssim", "median SSIM of successful adversarials (→ harder to see)"),
                               (axes[1], "median_l2", "median L2 of successful adversarials (reversed: → smaller)")):
         for row in placed.itertuples(index=False):
-            j = VARIANTS.index(row.variant) if row.variant in VARIANTS else 0
+            j = variants.index(row.variant)
             colour = _FAMILY_COLOURS[row.family]
             # hollow (family colour on the edge only): a weakened attack is not the paper's attack
             style = ({"facecolors": colour, "edgecolors": "black", "linewidths": 0.4} if row.comparable
@@ -125,7 +129,7 @@ def figure4(selection: Selection, out_dir: Path, log: Callable[[str], None] = pr
     axes[0].set_ylim(-0.05, 1.05)
     family_handles = [plt.Line2D([], [], ls="", marker="o", color=c, label=f) for f, c in _FAMILY_COLOURS.items()]
     variant_handles = [plt.Line2D([], [], ls="", marker=m, color="gray", label=variant_label(*v))
-                       for v, m in zip(VARIANTS, _VARIANT_MARKERS)]
+                       for v, m in zip(variants, _VARIANT_MARKERS)]
     fig.legend(handles=family_handles + variant_handles, fontsize=7, loc="center right", frameon=False)
     notes = ["Lower right: a more successful attack (fools the model and is hard to see)."]
     weakened = points[~points["comparable"].astype(bool)]

@@ -26,7 +26,12 @@ def render_main(argv: list[str], *, doc: str, default_results: Path, tables: boo
 
         written = render_all(args.results, seed=args.seed, data=args.data, train=args.train, tables=tables,
                              figures=figures, **extra)
-        seeds = sorted({name.split("/", 1)[0] for name in written if "/" in name})
+        if tables:  # the robust table too, when scripts/robust.py left records
+            from cxrbench.reporting.robust_table import render_robust
+
+            written.update({f"robust/{k}": v for k, v in render_robust(
+                args.results, data=args.data, resamples=args.resamples, log=lambda _: None).items()})
+        seeds = sorted({name.split("/", 1)[0] for name in written if name.startswith("seed")})
         print(f"{folder}: {len(written)} files in {args.results / folder} "
               f"({', '.join(seeds) if seeds else 'no seed selected'})")
 

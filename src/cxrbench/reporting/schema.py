@@ -17,7 +17,10 @@ from cxrbench.reporting.manifest import manifest
 
 #: Version 2: typed fields; ``model`` is always the registry name (identity in ``model_identity``);
 #: attack records carry the clean figures of their own images and the cell's full configuration.
-RECORD_SCHEMA_VERSION = 2
+#: Version 3: ``regime`` (standard or adversarial training) and the ``robust`` kind.
+RECORD_SCHEMA_VERSION = 3
+#: Older versions this one reads, and the fields it fills in for them (what they implied).
+_UPGRADES = {2: {"regime": "standard"}}  # version 2 predates adversarial training
 
 
 @dataclass
@@ -43,6 +46,8 @@ class RecordBase:
         per_sample: Parquet file of per-image predictions, relative to the results directory.
         device: where the numbers were computed (always in fp32).
         wall_seconds: wall time of the run up to this record.
+        regime: how the target was trained: ``standard``, or ``pgd-at`` (PGD adversarial training,
+            its settings in ``config.train.adversary``).
     """
 
     seed: int
@@ -63,6 +68,7 @@ class RecordBase:
     per_sample: str
     device: str
     wall_seconds: float
+    regime: str = "standard"
 
 
 @dataclass
@@ -121,7 +127,51 @@ class AttackRecord(RecordBase):
     kind: str = "attack"
 
 
-SCHEMAS: dict[str, type] = {"clean": CleanRecord, "attack": AttackRecord}
+@dataclass
+class RobustRecord(RecordBase):
+    """Accuracy under one attack at one fixed L∞ budget (ε, iterations) over a set of test images.
+
+    An image counts as broken at ε when the run at ε, or a run of the same attack at a smaller ε
+    of the same ladder, found an adversarial (that adversarial lies in the ε-ball too), so
+    accuracy never rises with ε; ``accuracy`` and ``auc`` are over the worst-case images (the
+    breaking adversarial, the clean image where none was found).
+
+    Attributes:
+        attack: registered attack name; ``attack_title``: its name in tables.
+        attack_params: the keyword arguments of the fixed-budget attack (budget included).
+        epsilon: L∞ radius in [0, 1] pixel units; ``epsilon_label``: as ``2/255``.
+        iterations: the step budget of one run.
+        ladder: every ε of the ladder up to this one (their runs count, see above).
+        image_set: ``{"n", "n_positive", "digest"}`` of the images.
+        cell_key: digest of (attack, params, ladder, image set).
+        clean_accuracy: the target's clean accuracy on the same images; ``clean_auc`` likewise.
+        success_rate: broken / correctly classified clean.
+        attacked: images attacked by this ε's run (correct and not broken at a smaller ε).
+        broken_here: of those, how many this run broke.
+        gradients: model gradient passes of this ε's run, summed over images.
+        attack_seconds: wall time of this ε's run.
+    """
+
+    attack: str = ""
+    attack_title: str = ""
+    attack_params: dict = field(default_factory=dict)
+    epsilon: float = float("nan")
+    epsilon_label: str = ""
+    iterations: int = 0
+    ladder: list = field(default_factory=list)
+    image_set: dict = field(default_factory=dict)
+    cell_key: str = ""
+    clean_accuracy: float = float("nan")
+    clean_auc: float = float("nan")
+    success_rate: float = float("nan")
+    attacked: int = 0
+    broken_here: int = 0
+    gradients: int = 0
+    attack_seconds: float = 0.0
+    kind: str = "robust"
+
+
+SCHEMAS: dict[str, type] = {"clean": CleanRecord, "attack": AttackRecord, "robust": RobustRecord}
 
 
 def to_document(record: RecordBase, root: Path) -> dict[str, Any]:
@@ -135,7 +185,9 @@ def check_record(document: dict, where: str) -> dict:
     kind = document.get("kind")
     if kind not in SCHEMAS:
         raise DataError(f"{where} is not a cxrbench record (kind {kind!r}); move it out of the records folder")
-    if document.get("schema") != RECORD_SCHEMA_VERSION:
+    if document.get("schema") in _UPGRADES:
+        document = {**_UPGRADES[document["schema"]], **document}
+    elif document.get("schema") != RECORD_SCHEMA_VERSION:
         raise DataError(f"{where} has record schema {document.get('schema')!r}, this version reads "
                         f"{RECORD_SCHEMA_VERSION}; rerun the run that wrote it or move it out of the records folder")
     missing = [f.name for f in fields(SCHEMAS[kind]) if f.name not in document]

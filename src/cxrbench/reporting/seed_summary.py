@@ -61,6 +61,12 @@ def _mean_sd(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mean, sd, count
 
 
+def _at(frame: pd.DataFrame, keys: tuple, column: str) -> float:
+    """The value of ``column`` in the row of ``frame`` with ``keys`` (NaN: no such row)."""
+    match = frame[(frame[KEYS] == pd.Series(keys, index=KEYS)).all(axis=1)]
+    return float(match[column].iloc[0]) if len(match) else math.nan
+
+
 def summarize_seeds(tables: dict[int, PaperTable], name: str, *,
                     reference_dir: Path | None = None) -> SeedSummary:
     """Mean ± sample sd of every cell of table ``name`` over the seeds that have it.
@@ -73,10 +79,18 @@ def summarize_seeds(tables: dict[int, PaperTable], name: str, *,
     published = read_reference(name, reference_dir)
     columns = [c for c in published.columns if c not in KEYS]
     seeds = sorted(tables)
+    # The published rows, then rows some seed added (another training regime), in first-seen order.
+    published = pd.concat([published, *(tables[s].published for s in seeds)], ignore_index=True).drop_duplicates(
+        KEYS, ignore_index=True)
     frames = {k: published[KEYS].copy() for k in ("mean", "sd", "count", "clean_mean", "clean_sd")}
     shape = (len(seeds), len(published), len(columns))
-    values = np.stack([tables[s].values[columns].to_numpy(float) for s in seeds]) if seeds else np.empty(shape)
-    clean = np.stack([tables[s].clean_same[columns].to_numpy(float) for s in seeds]) if seeds else np.empty(shape)
+    index = pd.MultiIndex.from_frame(published[KEYS])
+
+    def aligned(frame: pd.DataFrame) -> np.ndarray:
+        return frame.set_index(KEYS)[columns].reindex(index).to_numpy(float)
+
+    values = np.stack([aligned(tables[s].values) for s in seeds]) if seeds else np.empty(shape)
+    clean = np.stack([aligned(tables[s].clean_same) for s in seeds]) if seeds else np.empty(shape)
     mean, sd, count = _mean_sd(values)
     clean_mean, clean_sd, _ = _mean_sd(clean)
     for j, column in enumerate(columns):
@@ -87,7 +101,7 @@ def summarize_seeds(tables: dict[int, PaperTable], name: str, *,
     for i, row in enumerate(published[KEYS].itertuples(index=False)):
         for column in columns:
             cell = (*tuple(row), column)
-            counts = [tables[s].n.at[i, column] for s in seeds]
+            counts = [_at(tables[s].n, row, column) for s in seeds]
             images = sorted({int(n) for n in counts if not math.isnan(n)})
             if images:
                 summary.n[cell] = images

@@ -8,8 +8,8 @@ hold, and is an error when they hold several, so a report never silently mixes, 
 ChestX-ray14 numbers. The run seed is a *dimension*: records are selected per seed (``--seed``
 restricts to one), and reports show each seed and their mean ± sd.
 
-Within one seed, a table cell is (setting, target model, pooling, attack), or (model, pooling)
-for the Clean column. Several records of one cell are resolved by what they measured:
+Within one seed, a table cell is (setting, target model, pooling, training regime, attack), or
+(model, pooling, regime) for the Clean column: an adversarially trained model is a row of its own. Several records of one cell are resolved by what they measured:
 
 * the same configuration (attack ``cell_key``, target ``model_key``, source ``source_key``; for
   clean records ``model_key``, split and image count) -> reruns: the newest ``created`` wins, noted;
@@ -36,8 +36,10 @@ _FACETS: dict[str, tuple[Callable[[dict], Any], str]] = {
     "train": (lambda r: ((r.get("config") or {}).get("train") or {}).get("name"), "--train"),
 }
 
-CleanKey = tuple[str, str]               # (model, pooling)
-AttackKey = tuple[str, str, str, str]    # (setting, model, pooling, attack)
+CleanKey = tuple[str, str, str]               # (model, pooling, regime)
+AttackKey = tuple[str, str, str, str, str]    # (setting, model, pooling, regime, attack)
+#: The record kinds a Tables 1-2 selection reads (robust records have their own table).
+_KINDS = ("clean", "attack")
 
 #: How to tell a user which records to keep when one cell holds two configurations.
 _CHOOSE = ("keep one: move the unwanted record out of records/ (e.g. into records-unused/), or render "
@@ -51,8 +53,8 @@ class Selection:
     Attributes:
         results_dir: the directory that relative paths in records (``per_sample``, ``crafted``) start from.
         filters: the resolved filter values (seed, data, train).
-        clean: clean records by (model, pooling).
-        attack: attack records by (setting, target model, pooling, attack name).
+        clean: clean records by (model, pooling, regime).
+        attack: attack records by (setting, target model, pooling, regime, attack name).
         notes: what was chosen among reruns and what was dropped, one line each.
     """
 
@@ -100,15 +102,15 @@ class Selections:
         return ", ".join([*chosen, f"seed{'s' if len(self.seeds) != 1 else ''} {seeds}"])
 
 
-def _created(record: dict) -> datetime:
+def created_at(record: dict) -> datetime:
     try:
         return datetime.strptime(record.get("created", ""), "%Y-%m-%dT%H:%M:%S%z")
     except ValueError:  # an unparsable stamp sorts first, so any dated record wins over it
         return datetime.min.replace(tzinfo=timezone.utc)
 
 
-def _load(records_dir: Path) -> list[dict]:
-    """Every record under ``records_dir``, schema-checked; one error listing all bad files."""
+def load_records(records_dir: Path, kinds: tuple[str, ...] = _KINDS) -> list[dict]:
+    """Every record of ``kinds`` under ``records_dir``, all schema-checked; one error listing all bad files."""
     records, bad = [], []
     for path in sorted(records_dir.rglob("*.json")):
         try:
@@ -123,7 +125,8 @@ def _load(records_dir: Path) -> list[dict]:
             bad.append(f"{path} has seed {record.get('seed')!r}, not an integer; rerun the run that wrote it")
             continue
         record["_file"] = path.relative_to(records_dir).as_posix()  # unique, stable tie-break
-        records.append(record)
+        if record["kind"] in kinds:
+            records.append(record)
     if bad:  # all of them at once: fixing one file at a time through reruns would be tedious
         more = f" (and {len(bad) - 1} more: {'; '.join(bad[1:])})" if len(bad) > 1 else ""
         raise DataError(bad[0] + more)
@@ -180,7 +183,7 @@ def _differences(a: dict, b: dict) -> str:
 
 def _choose(label: str, candidates: list[dict], records_dir: Path, notes: list[str]) -> dict:
     """The newest of ``candidates`` if they are reruns of one configuration; else a ConfigError."""
-    ordered = sorted(candidates, key=lambda r: (_created(r), r["_file"]))
+    ordered = sorted(candidates, key=lambda r: (created_at(r), r["_file"]))
     chosen = ordered[-1]
     for other in ordered[:-1]:
         if configuration(other) != configuration(chosen):
@@ -200,13 +203,13 @@ def _select_seed(results_dir: Path, records: list[dict], filters: dict[str, Any]
     groups: dict[tuple, list[dict]] = {}
     for r in records:
         if r["kind"] == "clean":
-            key: tuple = ("clean", r["model"], r["pooling"])
+            key: tuple = ("clean", r["model"], r["pooling"], r["regime"])
         elif (r["source"] == r["model"]) != (r["setting"] == "white-box"):
             selection.notes.append(f"{r['_file']}: setting {r['setting']} but crafted on {r['source']} "
                                    f"and tested on {r['model']}; left out")
             continue
         else:
-            key = ("attack", r["setting"], r["model"], r["pooling"], r["attack"])
+            key = ("attack", r["setting"], r["model"], r["pooling"], r["regime"], r["attack"])
         groups.setdefault(key, []).append(r)
     seed = filters["seed"]
     for key, candidates in sorted(groups.items()):
@@ -215,11 +218,11 @@ def _select_seed(results_dir: Path, records: list[dict], filters: dict[str, Any]
             selection.clean[key[1:]] = chosen
         else:
             selection.attack[key[1:]] = chosen
-    for (setting, model, pooling, attack), record in selection.attack.items():
-        clean = selection.clean.get((model, pooling))
+    for (setting, model, pooling, regime, attack), record in selection.attack.items():
+        clean = selection.clean.get((model, pooling, regime))
         if clean is not None and clean["model_key"] != record["model_key"]:
             raise ConfigError(
-                f"seed {seed}, {model} {pooling}: the attack record {records_dir / record['_file']} tested weights "
+                f"seed {seed}, {model} {pooling} {regime}: the attack record {records_dir / record['_file']} tested weights "
                 f"{record['model_key']} but the clean record {records_dir / clean['_file']} evaluated weights "
                 f"{clean['model_key']}, so one table row would describe two models; {_CHOOSE}")
     return selection
@@ -267,7 +270,7 @@ def select_records(results_dir: Path, *, seed: int | None = None, data: str | No
             configurations in different seeds.
     """
     results_dir = Path(results_dir)
-    records = _load(results_dir / "records")
+    records = load_records(results_dir / "records")
     filters = _resolve(records, {"data": data, "train": train})
     kept = [r for r in records if all(v is None or _FACETS[k][0](r) == v for k, v in filters.items())]
     if seed is not None:

@@ -6,7 +6,9 @@ column comes from its clean record, an attack column from the attack record of t
 pooling and setting. White-box (Table 1): crafted on the target itself. Black-box (Table 2):
 crafted on the other architecture with the same pooling and tested on the row's model, whose
 clean numbers fill the clean column (the published Table 2 repeats Table 1's clean column).
-A cell without a record stays NaN (written empty): nothing is filled in.
+A cell without a record stays NaN (written empty): nothing is filled in. A model trained another
+way than the paper's (``regime``, e.g. PGD adversarial training) gets rows of its own after the
+published ones, labelled ``IR2/PGD-AT`` (no published value to compare with).
 
 Each cell carries what a reader needs to read it: the number of images it is over (the Clean
 column is over the whole test split, an attack cell may be over an attacked subset), its 95%
@@ -26,6 +28,7 @@ from typing import Callable
 import pandas as pd
 
 from cxrbench.attacks import get_attack_spec, list_attacks
+from cxrbench.models import get_model_spec, list_models
 from cxrbench.errors import DataError
 from cxrbench.evaluation.metrics import binary_metrics
 from cxrbench.reporting.bootstrap import NAN_INTERVAL, Interval, bootstrap_metrics
@@ -35,7 +38,8 @@ KEYS = ["setting", "pooling", "model", "metric"]
 CLEAN = "clean"
 #: The paper's row labels -> our config names (abbreviations of the paper, not results).
 POOLING = {"MP": "max", "AP": "avg"}
-MODEL = {"IR2": "irv2", "NL": "nasnet"}
+#: The paper's training: a model row without a regime suffix.
+STANDARD = "standard"
 METRIC = {"acc": "accuracy", "auc": "auc"}
 #: Table name -> (setting, published file in ``reference/``).
 TABLES = {"table1_whitebox": ("white-box", "taghanaki2018_table1_whitebox.csv"),
@@ -65,6 +69,35 @@ def attack_columns(columns: list[str]) -> dict[str, str]:
     if unknown:
         raise DataError(f"published columns {unknown} match no registered attack id ({', '.join(by_id)})")
     return {c: by_id[c] for c in columns}
+
+
+def model_label(model: str, regime: str = STANDARD) -> str:
+    """A row's model label: the registry's paper abbreviation (``IR2``), plus ``/PGD-AT`` for another regime."""
+    base = get_model_spec(model).paper_id
+    return base if regime == STANDARD else f"{base}/{regime.upper()}"
+
+
+def parse_model_label(label: str) -> tuple[str, str]:
+    """(registry name, regime) of a row's model label (the inverse of :func:`model_label`)."""
+    base, _, regime = label.partition("/")
+    by_id = {get_model_spec(m).paper_id: m for m in list_models()}
+    if base not in by_id:
+        raise DataError(f"row label {label!r} names no registered model (paper ids: {', '.join(by_id)})")
+    return by_id[base], regime.lower() or STANDARD
+
+
+def with_regime_rows(published: pd.DataFrame, selection: Selection) -> pd.DataFrame:
+    """The published rows, then rows (NaN published values) for each non-standard model of ``selection``."""
+    label = {v: k for k, v in POOLING.items()}
+    extra = sorted({(p, m, r) for (m, p, r) in selection.clean if r != STANDARD} |
+                   {(p, m, r) for (_, m, p, r, _) in selection.attack if r != STANDARD},
+                   key=lambda k: (list(label).index(k[0]) if k[0] in label else 9, k[1], k[2]))
+    setting = published["setting"].iloc[0]
+    rows = [{"setting": setting, "pooling": label.get(p, p), "model": model_label(m, r), "metric": metric}
+            for p, m, r in extra for metric in METRIC]
+    if not rows:
+        return published
+    return pd.concat([published, pd.DataFrame(rows)], ignore_index=True)
 
 
 CellKey = tuple[str, str, str, str, str]  # the published row keys (setting, pooling, model, metric), column
@@ -109,12 +142,12 @@ class PaperTable:
         return (*key, column) not in self.deviations
 
 
-def _cell_record(selection: Selection, setting: str, model: str, pooling: str, column: str,
+def _cell_record(selection: Selection, setting: str, model: str, pooling: str, regime: str, column: str,
                  attacks: dict[str, str]) -> tuple[dict | None, str]:
     """The record behind one cell and the per-sample probability column to bootstrap."""
     if column == CLEAN:
-        return selection.clean.get((model, pooling)), "prob"
-    return selection.attack.get((setting, model, pooling, attacks[column])), "adv_prob"
+        return selection.clean.get((model, pooling, regime)), "prob"
+    return selection.attack.get((setting, model, pooling, regime, attacks[column])), "adv_prob"
 
 
 def _agree(record: dict, field_name: str, value: float) -> bool:
@@ -170,7 +203,7 @@ def clean_on_images(selection: Selection, clean: dict, image_ids: list[str]) -> 
 
 def _check_clean_same(selection: Selection, record: dict, log: Callable[[str], None]) -> None:
     """Log where an attack record's clean figures differ from its row's clean predictions on those ids."""
-    clean = selection.clean.get((record["model"], record["pooling"]))
+    clean = selection.clean.get((record["model"], record["pooling"], record["regime"]))
     path = selection.path(record.get("per_sample") or "")
     if clean is None or not record.get("per_sample") or not path.exists():
         return
@@ -196,7 +229,7 @@ def build_table(selection: Selection, name: str, *, reference_dir: Path | None =
         log: receives notes on missing per-sample files and inconsistent records.
     """
     setting = TABLES[name][0]
-    published = read_reference(name, reference_dir)
+    published = with_regime_rows(read_reference(name, reference_dir), selection)
     columns = [c for c in published.columns if c not in KEYS]
     attacks = attack_columns([c for c in columns if c != CLEAN])
     frames = {k: published[KEYS].copy() for k in ("values", "ci", "n", "clean_same", "clean_same_ci")}
@@ -205,8 +238,8 @@ def build_table(selection: Selection, name: str, *, reference_dir: Path | None =
     for column in columns:
         cells: dict[str, list[float]] = {k: [] for k in ("value", "lo", "hi", "n", "clean", "clean_lo", "clean_hi")}
         for row in published.itertuples(index=False):
-            model, pooling, metric = MODEL[row.model], POOLING[row.pooling], METRIC[row.metric]
-            record, prob_column = _cell_record(selection, setting, model, pooling, column, attacks)
+            (model, regime), pooling, metric = parse_model_label(row.model), POOLING[row.pooling], METRIC[row.metric]
+            record, prob_column = _cell_record(selection, setting, model, pooling, regime, column, attacks)
             if record is None or record.get(metric) is None or math.isnan(record[metric]):
                 for values in cells.values():
                     values.append(math.nan)

@@ -15,6 +15,7 @@ from cxrbench.data.datasets import DataBundle
 from cxrbench.evaluation.metrics import binary_metrics
 from cxrbench.evaluation.predict import predict_proba
 from cxrbench.models.factory import CXRClassifier
+from cxrbench.training.adversarial import build_batch_adversary
 from cxrbench.training.batchnorm import recalibrate_batchnorm
 from cxrbench.training.checkpoint import check_identity, read_checkpoint, save_checkpoint
 from cxrbench.training.optim import build_optimizer, build_scheduler
@@ -52,6 +53,7 @@ def fit(model: CXRClassifier, data: DataBundle, cfg: TrainConfig, run_dir: Path,
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg, steps_per_epoch, total)
     scaler = torch.amp.GradScaler("cuda", enabled=runtime.amp)
+    adversary = build_batch_adversary(cfg.adversary, seed)
     step, best_auc, best_step, history, elapsed = 0, -math.inf, -1, [], 0.0
 
     last = run_dir / "last.pt"
@@ -74,9 +76,10 @@ def fit(model: CXRClassifier, data: DataBundle, cfg: TrainConfig, run_dir: Path,
         order = _epoch_order(n, seed, epoch)
         start = offset * cfg.batch_size
         x, y = data.train.batch(order[start:start + cfg.batch_size].numpy())
+        x, y = runtime.batch(x), y.to(runtime.device)
         with runtime.autocast():
-            loss = F.cross_entropy(model(runtime.batch(x)), y.to(runtime.device),
-                                   label_smoothing=cfg.label_smoothing)
+            x = adversary(model, x, y, step)
+            loss = F.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if cfg.grad_clip:

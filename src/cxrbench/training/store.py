@@ -30,6 +30,8 @@ def checkpoint_key(data_description: dict, split_digest: str, model: CXRClassifi
         # The images reach the network exactly as before the image space existed: keys, and the
         # checkpoints trained under them, stay valid.
         recipe.pop("image_size")
+    if train.adversary.method == "none":
+        recipe.pop("adversary")  # standard training: keys from before adversarial training stay valid
     blob = json.dumps({"data": data_description, "split": split_digest, "model": model.identity.as_dict(),
                        "train": recipe, "seed": seed}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

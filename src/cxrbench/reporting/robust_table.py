@@ -1,0 +1,152 @@
+"""The robust table: accuracy under fixed-budget PGD and APGD-CE per ε, standard vs adversarially trained.
+
+Rendered from ``robust`` records alone (:mod:`cxrbench.robustness` writes them): one row per
+(seed, model, pooling, regime), the clean accuracy of the attacked images, then per ε one column
+per attack, each cell with its 95% stratified-bootstrap interval. Files under ``tables/robust/``:
+``robust_accuracy.{md,csv,tex}`` (wide, as read), ``robust_cells.csv`` (long: one line per cell
+with n, success rate and interval) and ``figures/robust_accuracy.{png,pdf}``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from cxrbench.attacks import list_attacks
+from cxrbench.errors import ConfigError
+from cxrbench.io import atomic_write_text
+from cxrbench.reporting.bootstrap import bootstrap_metrics
+from cxrbench.reporting.figures import add_notes, plt, save_figure, variant_label
+from cxrbench.reporting.selection import created_at, load_records
+from cxrbench.reporting.table_format import csv_text, fmt, latex_escape
+from cxrbench.reporting.tables import POOLING, STANDARD
+
+#: One table cell; reruns of it resolve to the newest record.
+_CELL = ("seed", "model", "pooling", "regime", "attack", "epsilon", "iterations", "digest")
+
+
+def robust_cells(results_dir: Path, *, data: str | None = None, resamples: int = 1000) -> pd.DataFrame:
+    """One line per (seed, variant, attack, ε) with accuracy, its interval, clean accuracy, success rate, n."""
+    records = load_records(Path(results_dir) / "records", kinds=("robust",))
+    sources = sorted({r["data"]["source"] for r in records})
+    if data is None and len(sources) > 1:
+        raise ConfigError(f"the robust records hold data sources {sources}; choose one with --data")
+    chosen: dict[tuple, dict] = {}
+    for r in records:
+        if data is not None and r["data"]["source"] != data:
+            continue
+        key = (r["seed"], r["model"], r["pooling"], r["regime"], r["attack"], r["epsilon"], r["iterations"],
+               r["image_set"]["digest"])
+        if key not in chosen or (created_at(r), r["_file"]) > (created_at(chosen[key]), chosen[key]["_file"]):
+            chosen[key] = r
+    rows = []
+    for key, r in sorted(chosen.items(), key=lambda kv: _order(kv[1])):
+        samples = pd.read_parquet(Path(results_dir) / r["per_sample"], columns=["label", "adv_prob", "clean_prob"])
+        value = bootstrap_metrics(samples["label"].to_numpy(), samples["adv_prob"].to_numpy(), resamples=resamples)
+        clean = bootstrap_metrics(samples["label"].to_numpy(), samples["clean_prob"].to_numpy(), resamples=resamples)
+        rows.append({**dict(zip(_CELL, key)), "variant": variant_label(r["model"], r["pooling"], r["regime"]),
+                     "attack_title": r["attack_title"], "epsilon_label": r["epsilon_label"], "n": r["images"],
+                     "accuracy": r["accuracy"], "accuracy_lo": value["accuracy"].lo, "accuracy_hi": value["accuracy"].hi,
+                     "clean_accuracy": r["clean_accuracy"], "clean_lo": clean["accuracy"].lo,
+                     "clean_hi": clean["accuracy"].hi, "success_rate": r["success_rate"],
+                     "gradients": r["gradients"], "attack_seconds": r["attack_seconds"]})
+    return pd.DataFrame(rows)
+
+
+def _order(record: dict) -> tuple:
+    """Seed, then the tables' row order (max before avg, registry order, standard training first), then ε, attack."""
+    attacks = list_attacks()
+    return (record["seed"], list(POOLING.values()).index(record["pooling"]) if record["pooling"] in POOLING.values()
+            else 9, record["model"], record["regime"] != STANDARD, record["regime"], record["iterations"],
+            record["epsilon"], attacks.index(record["attack"]))
+
+
+def _cell(value: float, lo: float, hi: float) -> str:
+    return f"{fmt(value, 3)} [{fmt(lo, 2)}, {fmt(hi, 2)}]" if value == value else ""
+
+
+def wide_table(cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Rows (seed, variant, iterations, n) × columns Clean, then ``<ε> <attack>`` in ε order; and the notes."""
+    heads = ["seed", "variant", "iterations", "n"]
+    columns = list(dict.fromkeys(f"{e} {a}" for e, a in zip(cells["epsilon_label"], cells["attack_title"])))
+    lines = []
+    for (seed, variant, iterations, n), group in cells.groupby(["seed", "variant", "iterations", "n"], sort=False):
+        first = group.iloc[0]
+        line = {"seed": str(seed), "variant": variant, "iterations": str(iterations), "n": str(n),
+                "Clean": _cell(first.clean_accuracy, first.clean_lo, first.clean_hi)}
+        for cell in group.itertuples(index=False):
+            line[f"{cell.epsilon_label} {cell.attack_title}"] = _cell(cell.accuracy, cell.accuracy_lo, cell.accuracy_hi)
+        lines.append(line)
+    frame = pd.DataFrame(lines, columns=heads + ["Clean"] + columns).fillna("")
+    notes = ["Accuracy under attack over the same test images per row (n), 95% stratified-bootstrap interval in "
+             "brackets; ε in [0, 1] pixel units; every attack runs `iterations` steps at each ε.",
+             "An image broken at a smaller ε counts as broken at every larger ε (its adversarial lies in the larger "
+             "ball), so accuracy never rises with ε; Clean is the same images unattacked."]
+    return frame, notes
+
+
+def _markdown(frame: pd.DataFrame, notes: list[str], title: str) -> str:
+    head = "| " + " | ".join(frame.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([f"# {title}", "", head, rule, *body, "", *(f"- {n}" for n in notes)]) + "\n"
+
+
+def _latex(frame: pd.DataFrame, title: str) -> str:
+    lines = ["% requires \\usepackage{booktabs}", "\\begin{table}[t]", "\\centering",
+             f"\\caption{{{latex_escape(title)}}}", "\\label{tab:robust_accuracy}",
+             f"\\begin{{tabular}}{{ll{'r' * (len(frame.columns) - 2)}}}", "\\toprule",
+             " & ".join(latex_escape(c) for c in frame.columns) + " \\\\", "\\midrule"]
+    lines += [" & ".join(latex_escape(str(v)) for v in row) + " \\\\" for row in frame.itertuples(index=False)]
+    return "\n".join(lines + ["\\bottomrule", "\\end{tabular}", "\\end{table}"]) + "\n"
+
+
+def robust_figure(cells: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
+    """Accuracy against ε per variant (one panel per seed), solid APGD-CE, dashed PGD, bands = intervals."""
+    seeds = sorted(cells["seed"].unique())
+    fig, axes = plt.subplots(1, len(seeds), figsize=(6.5 * len(seeds), 4.2), squeeze=False)
+    for ax, seed in zip(axes[0], seeds):
+        part = cells[cells["seed"] == seed]
+        for k, (variant, group) in enumerate(part.groupby("variant", sort=False)):
+            colour = f"C{k}"
+            for (attack, title), line in group.groupby(["attack", "attack_title"], sort=False):
+                line = line.sort_values("epsilon")
+                eps = line["epsilon"] * 255
+                ax.plot(eps, line["accuracy"], marker="o", ms=3, color=colour, ls="-" if attack == "apgd" else "--",
+                        label=f"{variant} {title}")
+                ax.fill_between(eps, line["accuracy_lo"], line["accuracy_hi"], color=colour, alpha=0.12)
+        ax.set_xscale("log", base=2)
+        ticks = sorted(part["epsilon"].unique() * 255)
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel("ε (× 1/255, L∞)")
+        ax.set_ylabel("accuracy under attack")
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+        ax.set_title(f"seed {seed}", fontsize=9)
+        ax.legend(fontsize=6.5, loc="upper right")
+    add_notes(fig, ["Solid: APGD-CE, dashed: G2 PGD, same ε and step budget; bands: 95% bootstrap intervals."])
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return save_figure(fig, out_dir, "robust_accuracy")
+
+
+def render_robust(results_dir: Path, *, data: str | None = None, resamples: int = 1000,
+                  log: Callable[[str], None] = print) -> dict[str, Path]:
+    """Write the robust table (MD/CSV/LaTeX), its long form and its figure; nothing when no records."""
+    results_dir = Path(results_dir)
+    cells = robust_cells(results_dir, data=data, resamples=resamples)
+    if cells.empty:
+        log("robust: no robust records; run scripts/robust.py first")
+        return {}
+    out, written = results_dir / "tables" / "robust", {}
+    frame, notes = wide_table(cells)
+    title = "Accuracy under fixed-budget L-inf attacks: G2 PGD vs APGD-CE, standard vs adversarially trained"
+    for name, text in (("robust_accuracy.md", _markdown(frame, notes, title)),
+                       ("robust_accuracy.csv", csv_text(frame)), ("robust_accuracy.tex", _latex(frame, title)),
+                       ("robust_cells.csv", csv_text(cells.drop(columns=["digest"]).astype(
+                           {c: str for c in ("seed", "iterations", "n", "gradients")})))):
+        written[name] = atomic_write_text(out / name, text)
+    written.update(robust_figure(cells, results_dir / "figures"))
+    log(f"robust: {len(cells)} cells -> {out}")
+    return written

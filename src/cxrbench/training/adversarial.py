@@ -1,0 +1,106 @@
+"""What a training batch is made of: clean images, or PGD adversarials of them (Madry et al. 2018).
+
+The training loop asks :func:`build_batch_adversary` once, before the first step, for a function
+``(model, x, y, step) -> x_train``; standard training gets the identity, ``train=adversarial`` gets
+L∞ PGD in pixel units ([0, 1] images) with a random start in the ε-ball, so the loop itself never
+branches on the regime.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+BatchAdversary = Callable[[nn.Module, torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+#: Adversaries a training recipe may name (``train.adversary.method``).
+METHODS = ("none", "pgd")
+
+
+@dataclass
+class AdversaryConfig:
+    """How training batches are perturbed.
+
+    Attributes:
+        method: ``none`` (standard training) or ``pgd`` (Madry et al.'s PGD adversarial training).
+        epsilon: L∞ radius in [0, 1] pixel units (2/255 = 0.00784).
+        steps: PGD steps per training batch.
+        step_size: step in pixel units; None: 2.5·ε/steps (Madry et al.'s rule of thumb).
+        random_start: start from a uniform point of the ε-ball (Madry et al.).
+    """
+
+    method: str = "none"
+    epsilon: float = 2 / 255
+    steps: int = 3
+    step_size: Optional[float] = None
+    random_start: bool = True
+
+    @property
+    def alpha(self) -> float:
+        return self.step_size if self.step_size is not None else 2.5 * self.epsilon / self.steps
+
+    def regime(self) -> str:
+        """The training regime as it appears in records and row labels: ``standard`` or ``pgd-at``."""
+        return "standard" if self.method == "none" else f"{self.method}-at"
+
+    def describe(self) -> str:
+        """Human-readable, e.g. ``PGD-AT ε=2/255, 3 steps``."""
+        if self.method == "none":
+            return "standard"
+        return (f"{self.method.upper()}-AT ε={epsilon_label(self.epsilon)}, {self.steps} steps of "
+                f"{epsilon_label(self.alpha)}")
+
+
+def epsilon_label(value: float) -> str:
+    """ε in the units papers use: ``2/255`` or ``0.25/255`` when it is a round multiple of 1/255, else the decimal."""
+    scaled = round(value * 255, 3)
+    if abs(scaled - value * 255) < 1e-6:
+        return f"{scaled:g}/255"
+    return f"{value:.4g}"
+
+
+def pgd_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epsilon: float, steps: int,
+              alpha: float, random_start: bool, generator: torch.Generator | None = None) -> torch.Tensor:
+    """L∞ PGD on the cross-entropy of ``y``: the adversarial batch to train on (no graph kept).
+
+    The model is attacked in the mode it is in (training mode during training, as Madry et al.'s
+    reference implementation does); only the input gradient is taken, parameter gradients stay untouched.
+    """
+    x0 = x.detach()
+    adv = x0.clone()
+    if random_start:
+        noise = torch.rand(x0.shape, generator=generator, device="cpu").to(x0) * 2 - 1
+        adv = (adv + epsilon * noise).clamp(0.0, 1.0)
+    for _ in range(steps):
+        adv.requires_grad_(True)
+        (grad,) = torch.autograd.grad(F.cross_entropy(model(adv).float(), y), adv)
+        with torch.no_grad():
+            adv = adv + alpha * grad.sign()
+            adv = torch.minimum(torch.maximum(adv, x0 - epsilon), x0 + epsilon).clamp(0.0, 1.0)
+    return adv.detach()
+
+
+def build_batch_adversary(cfg: AdversaryConfig, seed: int) -> BatchAdversary:
+    """The batch transform of the recipe: identity, or PGD with random starts keyed by (seed, step).
+
+    Args:
+        cfg: the recipe's adversary.
+        seed: the run seed. The random start of training step ``step`` comes from a generator
+            of (seed, step), so a run resumed from ``last.pt`` draws what the uninterrupted one would.
+
+    Returns:
+        ``(model, x, y, step) -> images to train on``.
+    """
+    if cfg.method == "none":
+        return lambda model, x, y, step: x
+
+    def adversary(model: nn.Module, x: torch.Tensor, y: torch.Tensor, step: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        return pgd_batch(model, x, y, epsilon=cfg.epsilon, steps=cfg.steps, alpha=cfg.alpha,
+                         random_start=cfg.random_start, generator=generator)
+
+    return adversary
