@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cxrbench.errors import exit_code
+from cxrbench.cli import script_main
 from cxrbench.reproduce import format_report, reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,10 +19,7 @@ CONFIGS = ROOT / "configs"
 
 
 def main(argv: list[str]) -> int:
-    if any(a in ("-h", "--help") for a in argv):
-        print(__doc__)
-        return 0
-    return exit_code(lambda: print(format_report(reproduce(argv, CONFIGS, ROOT))))
+    return script_main(argv, __doc__, lambda args: format_report(reproduce(args, CONFIGS, ROOT)))
 
 
 if __name__ == "__main__":

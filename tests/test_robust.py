@@ -75,3 +75,17 @@ def test_a_version_2_record_reads_as_standard_training(results):
     write_document(path, {**document, "schema": 2})
     selection = select_records(results, log=lambda _: None).seeds[0]
     assert selection.clean[("irv2", "max", "standard")]["model_key"] == document["model_key"]
+
+
+def test_robust_settings_are_checked_before_any_work():
+    import pytest
+
+    from conftest import compose_config
+    from cxrbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'fgsm' has no fixed-ε run"):
+        compose_config(["robust.attacks=[pgd,fgsm]"])
+    with pytest.raises(ConfigError, match="robust.epsilons must be positive"):
+        compose_config(["robust.epsilons=[0,1]"])
+    with pytest.raises(ConfigError, match="unknown model 'resnet' in robust.variants.quick"):
+        compose_config(["robust.variants={quick:[resnet]}"])

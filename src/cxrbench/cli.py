@@ -117,3 +117,16 @@ def preflight(argv: list[str], config_dir: Path, config_name: str = "config") ->
         run = validate(_compose(config_dir, config_name, variant, groups))
         # Hydra creates its run folder under paths.results_dir before the job starts: check it first.
         resolve_paths(run, Path(config_dir).resolve().parent).check_writable()
+
+
+def script_main(argv: list[str], doc: str, run) -> int:
+    """A thin experiment script: ``--help`` prints ``doc``; else ``run(argv)`` and print the summary it returns.
+
+    Errors become one ``error:`` line and an exit code (:func:`cxrbench.errors.exit_code`).
+    """
+    from cxrbench.errors import exit_code
+
+    if any(a in ("-h", "--help") for a in argv):
+        print(doc)
+        return 0
+    return exit_code(lambda: print(run(argv)))

@@ -113,8 +113,9 @@ def robust_figure(cells: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
             for (attack, title), line in group.groupby(["attack", "attack_title"], sort=False):
                 line = line.sort_values("epsilon")
                 eps = line["epsilon"] * 255
-                ax.plot(eps, line["accuracy"], marker="o", ms=3, color=colour, ls="-" if attack == "apgd" else "--",
-                        label=f"{variant} {title}")
+                strong = attack == "apgd"  # PGD's crosses are larger than the dots: equal curves stay visible
+                ax.plot(eps, line["accuracy"], marker="o" if strong else "x", ms=3 if strong else 6, color=colour,
+                        ls="-" if strong else "--", label=f"{variant} {title}")
                 ax.fill_between(eps, line["accuracy_lo"], line["accuracy_hi"], color=colour, alpha=0.12)
         ax.set_xscale("log", base=2)
         ticks = sorted(part["epsilon"].unique() * 255)
@@ -126,7 +127,7 @@ def robust_figure(cells: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
         ax.grid(alpha=0.3)
         ax.set_title(f"seed {seed}", fontsize=9)
         ax.legend(fontsize=6.5, loc="upper right")
-    add_notes(fig, ["Solid: APGD-CE, dashed: G2 PGD, same ε and step budget; bands: 95% bootstrap intervals."])
+    add_notes(fig, ["Solid with dots: APGD-CE, dashed with crosses: G2 PGD, same ε and step budget; bands: 95% bootstrap intervals."])
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return save_figure(fig, out_dir, "robust_accuracy")
 
