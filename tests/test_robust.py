@@ -87,5 +87,5 @@ def test_robust_settings_are_checked_before_any_work():
         compose_config(["robust.attacks=[pgd,fgsm]"])
     with pytest.raises(ConfigError, match="robust.epsilons must be positive"):
         compose_config(["robust.epsilons=[0,1]"])
-    with pytest.raises(ConfigError, match="unknown model 'resnet' in robust.variants.quick"):
+    with pytest.raises(ConfigError, match="unknown model in robust.variants.quick 'resnet'; choose one of"):
         compose_config(["robust.variants={quick:[resnet]}"])
