@@ -1,0 +1,172 @@
+"""Structured-config schemas: one dataclass per config group, the whole run in :class:`RunConfig`.
+
+:mod:`cxrbench.config` validates a composed Hydra config against them (and re-exports them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from cxrbench.data.labels import NIH_FINDING_PREVALENCE
+from cxrbench.training.adversarial import AdversaryConfig
+
+
+@dataclass
+class PhantomDataConfig:
+    source: str = "phantom"
+    n_train: int = 3000
+    n_val: int = 300
+    n_test: int = 200
+    test_positives: int = 93
+    prevalence: float = NIH_FINDING_PREVALENCE
+    lesion_contrast: float = 1.5
+    noise: float = 0.02
+    seed: int = 0
+
+
+@dataclass
+class NihDataConfig:
+    source: str = "nih"
+    root: Optional[str] = None
+    csv: Optional[str] = None
+    split: str = "patient"
+    seed: int = 0
+    test_size: int = 200
+    test_positives: int = 93
+    val_size: Optional[int] = None
+    num_workers: int = 2
+
+
+@dataclass
+class ModelConfig:
+    name: str = "nasnet"
+    channels: int = 1
+    input_size: int = 331
+    batch_size: int = 8
+    checkpoint: Optional[str] = None
+
+
+@dataclass
+class PoolingConfig:
+    mode: str = "max"
+
+
+@dataclass
+class TrainConfig:
+    name: str = "quick"
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    rmsprop_alpha: float = 0.9
+    rmsprop_eps: float = 1.0
+    schedule: str = "cosine"
+    warmup_steps: int = 0
+    decay_epochs: float = 4.0
+    decay_rate: float = 0.94
+    epochs: Optional[int] = None
+    max_steps: Optional[int] = None
+    eval_every: Optional[int] = None
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    input_size: int = 80
+    image_size: Optional[int] = None   # the experiment's image space; None: input_size (see canonical_size)
+    grad_clip: Optional[float] = None
+    label_smoothing: float = 0.0
+    bn_recalibration_batches: int = 0
+    adversary: AdversaryConfig = field(default_factory=AdversaryConfig)   # train=adversarial: PGD-AT
+
+    @property
+    def canonical_size(self) -> int:
+        """The one size at which images are cached, attacked, stored and evaluated for every model.
+
+        Each model resizes to its own ``input_size`` inside its wrapper (differentiably), so a
+        clean image reaches a target as the same tensor whether it comes from the clean pass or
+        from a crafted set, and a transferred adversarial is never resampled in between.
+        """
+        return self.image_size or self.input_size
+
+
+@dataclass
+class AttackConfig:
+    """One attack of the registry with its two parameter profiles.
+
+    ``paper`` holds the Foolbox 1.x parameters the paper ran with, plus ``images`` (how many test
+    images to attack; null: all). ``quick`` names each CPU-feasible reduction of them (a subset of
+    ``paper``'s keys). ``profile: auto`` picks ``paper`` under ``train=paper``, ``quick`` otherwise.
+    """
+
+    name: str = "pgd"
+    profile: str = "auto"
+    paper: Dict[str, Any] = field(default_factory=dict)
+    quick: Dict[str, Any] = field(default_factory=dict)
+    chunk_size: int = 25           # images per stored chunk: the unit of resumption
+
+    def resolved_profile(self, train_name: str) -> str:
+        if self.profile != "auto":
+            return self.profile
+        return "paper" if train_name == "paper" else "quick"
+
+    def settings(self, train_name: str) -> dict[str, Any]:
+        """Everything the active profile sets, ``images`` included."""
+        out = dict(self.paper)
+        if self.resolved_profile(train_name) == "quick":
+            out.update(self.quick)
+        return out
+
+    def params(self, train_name: str) -> dict[str, Any]:
+        """The attack's keyword arguments under the active profile."""
+        return {k: v for k, v in self.settings(train_name).items() if k != "images"}
+
+    def images(self, train_name: str) -> Optional[int]:
+        """How many test images to attack (a seeded, stratified subset); None: all of them."""
+        return self.settings(train_name).get("images")
+
+
+@dataclass
+class GridConfig:
+    """The experiment grid that ``scripts/reproduce.py`` walks (attacks × poolings, both models)."""
+
+    attacks: List[str] = field(default_factory=list)   # empty: the paper's ten attacks
+    models: List[str] = field(default_factory=lambda: ["irv2", "nasnet"])
+    poolings: List[str] = field(default_factory=lambda: ["max", "avg"])
+
+
+@dataclass
+class RobustConfig:
+    """The robust-accuracy table (``scripts/robust.py``): fixed-budget L∞ attacks over an ε ladder.
+
+    ``variants`` maps a training recipe (a ``configs/train`` option) to the models trained with
+    it; each is taken with every pooling of ``grid.poolings``.
+    """
+
+    epsilons: List[float] = field(default_factory=lambda: [0.25, 0.5, 1.0, 2.0, 4.0, 8.0])  # in units of 1/255
+    attacks: List[str] = field(default_factory=lambda: ["pgd", "apgd"])
+    iterations: int = 100           # the step budget of every run (APGD-CE's standard 100)
+    images: Optional[int] = 20      # test images (a seeded stratified prefix; null: all)
+    variants: Dict[str, List[str]] = field(default_factory=lambda: {"quick": ["irv2", "nasnet"],
+                                                                   "adversarial": ["irv2"]})
+
+
+@dataclass
+class PathsConfig:
+    root: Optional[str] = None
+    cache_dir: str = "data/cache"
+    results_dir: str = "results"
+
+
+@dataclass
+class RunConfig:
+    data: Any
+    model: ModelConfig
+    pooling: PoolingConfig
+    train: TrainConfig
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    grid: GridConfig = field(default_factory=GridConfig)
+    robust: RobustConfig = field(default_factory=RobustConfig)
+    attack: Optional[AttackConfig] = None
+    seed: int = 0
+    seeds: Optional[List[int]] = None   # scripts/reproduce.py: run the experiment once per seed (None: [seed])
+    device: str = "auto"
+    progress: bool = True
+    deterministic: bool = True
