@@ -128,7 +128,8 @@ def _grid(rows: int, columns: int, height: float) -> tuple[plt.Figure, np.ndarra
 def figure1(selection: Selection, out_dir: Path, log: Callable[[str], None] = print) -> dict[str, Path]:
     """Fig. 1: one test image and its adversarials under every attack, perturbations below."""
     attacks = list_attacks(paper_only=True)
-    by_variant = white_box(selection)
+    # the paper's attacks only: another attack's (smaller) image set must not narrow the image choice
+    by_variant = {v: {a: r for a, r in records.items() if a in attacks} for v, records in white_box(selection).items()}
     # the variant with the most white-box attacks, ties in the paper's row order
     variants = figure_variants(selection)
     variant = max(variants, key=lambda v: (len(by_variant.get(v, {})), -variants.index(v)))
