@@ -63,7 +63,8 @@ def deviations(cfg: RunConfig, spec: AttackSpec, params: dict) -> dict:
             for name in getattr(spec.builder, "weakening", ()) if params.get(name) != paper.get(name)}
 
 
-def _digest(blob: dict) -> str:
+def digest(blob: dict) -> str:
+    """A 16-hex-digit SHA-256 of ``blob`` as sorted JSON: the key of a crafted set, a cell or a record file."""
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -93,7 +94,7 @@ def ensure_crafted(cfg: RunConfig, spec: AttackSpec, params: dict, source: Varia
     """Craft the attack on ``source`` unless a finished set with the same key exists."""
     view = attacked_view(source, cfg)
     # Random draws are keyed by image id, so the chunk size is no part of what is crafted.
-    key = _digest({"source": source.key, "model": source.model.identity.as_dict(), "attack": spec.name,
+    key = digest({"source": source.key, "model": source.model.identity.as_dict(), "attack": spec.name,
                    "params": params, "images": image_set(view), "image_size": cfg.train.canonical_size,
                    "seed": cfg.seed})
     directory = paths.results / "adversarial" / f"{source.name}-{spec.name}-{key}"
@@ -148,12 +149,12 @@ def run_attack(cfg: RunConfig, peer: RunConfig, default_root: Path, log=print) -
                 attack=spec.name, attack_id=spec.paper_id, attack_title=spec.title, family=spec.family,
                 profile=cfg.attack.resolved_profile(cfg.train.name), attack_params=params, deviations=weaker,
                 comparable_with_paper=not weaker, image_set=images,
-                cell_key=_digest({"attack": spec.name, "params": params, "images": images}),
+                cell_key=digest({"attack": spec.name, "params": params, "images": images}),
                 clean_accuracy=metrics["clean_accuracy"], clean_auc=metrics["clean_auc"],
                 success_rate=metrics["success_rate"], crafted=str(made.directory.relative_to(paths.results)),
                 crafted_reused=made.reused, crafted_by=crafted_by(made.directory),
                 crafting_seconds=float(made.table["seconds"].sum()))
-            file = f"{setting}-{record.model}-{record.pooling}-{spec.name}-{_digest({'c': made.key, 't': target.key})}"
+            file = f"{setting}-{record.model}-{record.pooling}-{spec.name}-{digest({'c': made.key, 't': target.key})}"
             records.append(write_record(paths.records / "attack" / f"{file}.json", record, paths.root))
     return records
 

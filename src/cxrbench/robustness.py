@@ -16,7 +16,6 @@ finishes, so an interrupted walk resumes at the first missing cell.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cxrbench.attack_pipeline import image_set, test_subset
+from cxrbench.attack_pipeline import digest, image_set, test_subset
 from cxrbench.attacks import create_attack, get_attack_spec, image_key
 from cxrbench.cli import compose_raw
 from cxrbench.config import RunConfig, validate
@@ -70,10 +69,6 @@ def fixed_budget_attack(name: str, iterations: int, seed: int, config_dir: Path)
     return create_attack(name, **params), params
 
 
-def _digest(blob: dict) -> str:
-    return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 @dataclass
 class _Ladder:
     """The walk's state for one (variant, attack): which images are broken, their worst-case P(finding)."""
@@ -107,12 +102,13 @@ def run_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, config_dir: Path
     model = variant.model.eval()
     fmodel = fb.PyTorchModel(model, bounds=(0.0, 1.0), device=runtime.device)
     ladder = sorted(e / 255 for e in cfg.robust.epsilons)
+    clean_metrics, correct = binary_metrics(labels, clean_prob), predicted(clean_prob) == labels
     records = []
     for name in cfg.robust.attacks:
         attack, params = fixed_budget_attack(name, cfg.robust.iterations, cfg.seed, config_dir)
         state = _Ladder(labels, clean_prob)
         for i, eps in enumerate(ladder):
-            cell_key = _digest({"attack": name, "params": params, "ladder": ladder[:i + 1], "images": images})
+            cell_key = digest({"attack": name, "params": params, "ladder": ladder[:i + 1], "images": images})
             stem = f"{variant.name}-{variant.key}/{name}-{epsilon_label(eps).replace('/', 'of')}-{cell_key}"
             record_path = paths.records / "robust" / f"{stem}.json"
             per_sample = Path("predictions") / "robust" / f"{stem}.parquet"
@@ -142,8 +138,6 @@ def run_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, config_dir: Path
                                   "adv_prob": state.adv_prob, "broken": state.broken, "broken_at": state.broken_at})
             atomic_write(paths.results / per_sample, lambda tmp: table.to_parquet(tmp, index=False))
             metrics = binary_metrics(labels, state.adv_prob)
-            clean_metrics = binary_metrics(labels, clean_prob)
-            correct = predicted(clean_prob) == labels
             record = RobustRecord(
                 **record_base(cfg, variant, runtime, metrics, wall=wall, per_sample=per_sample),
                 attack=name, attack_title=get_attack_spec(name).title, attack_params=params, epsilon=eps,
