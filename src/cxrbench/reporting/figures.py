@@ -23,22 +23,20 @@ from cxrbench.evaluation.adversarial import load_table  # noqa: E402
 from cxrbench.io import atomic_write  # noqa: E402
 from cxrbench.reporting.selection import Selection  # noqa: E402
 from cxrbench.models import list_models  # noqa: E402
-from cxrbench.reporting.tables import POOLING, STANDARD, model_label  # noqa: E402
+from cxrbench.reporting.tables import POOLING, POOLING_LABEL, STANDARD, model_label  # noqa: E402
 
 #: Variants (model, pooling, regime) in the order of the paper's table rows.
 VARIANTS = [(model, pooling, STANDARD) for pooling in POOLING.values() for model in list_models()]
-_POOLING_LABEL = {p: label for label, p in POOLING.items()}
 
 
 def variant_label(model: str, pooling: str, regime: str = STANDARD) -> str:
     """The tables' name of a variant, e.g. ``MP IR2`` or ``MP IR2/PGD-AT``."""
-    return f"{_POOLING_LABEL.get(pooling, pooling)} {model_label(model, regime)}"
+    return f"{POOLING_LABEL.get(pooling, pooling)} {model_label(model, regime)}"
 
 
 def figure_variants(selection: Selection) -> list[tuple[str, str, str]]:
     """The paper's variants, then every other (model, pooling, regime) with a record, sorted."""
-    present = set(selection.clean) | {(m, p, r) for (_, m, p, r, _) in selection.attack}
-    return VARIANTS + sorted(present - set(VARIANTS))
+    return VARIANTS + sorted(selection.variants() - set(VARIANTS))
 
 
 def attack_label(attack: str) -> str:

@@ -73,6 +73,10 @@ class Selection:
         """A path stored in a record, resolved against the results directory."""
         return self.results_dir / relative
 
+    def variants(self) -> set[tuple[str, str, str]]:
+        """Every (model, pooling, regime) with a clean or an attack record."""
+        return set(self.clean) | {(m, p, r) for (_, m, p, r, _) in self.attack}
+
     def describe(self) -> str:
         """The filters as one human-readable phrase (no timestamps: it lands in tables)."""
         chosen = [f"{k} {v}" for k, v in self.filters.items() if v is not None]

@@ -38,6 +38,7 @@ KEYS = ["setting", "pooling", "model", "metric"]
 CLEAN = "clean"
 #: The paper's row labels -> our config names (abbreviations of the paper, not results).
 POOLING = {"MP": "max", "AP": "avg"}
+POOLING_LABEL = {name: label for label, name in POOLING.items()}
 #: The paper's training: a model row without a regime suffix.
 STANDARD = "standard"
 METRIC = {"acc": "accuracy", "auc": "auc"}
@@ -88,12 +89,11 @@ def parse_model_label(label: str) -> tuple[str, str]:
 
 def with_regime_rows(published: pd.DataFrame, selection: Selection) -> pd.DataFrame:
     """The published rows, then rows (NaN published values) for each non-standard model of ``selection``."""
-    label = {v: k for k, v in POOLING.items()}
-    extra = sorted({(p, m, r) for (m, p, r) in selection.clean if r != STANDARD} |
-                   {(p, m, r) for (_, m, p, r, _) in selection.attack if r != STANDARD},
-                   key=lambda k: (list(label).index(k[0]) if k[0] in label else 9, k[1], k[2]))
+    order = list(POOLING_LABEL)
+    extra = sorted(((p, m, r) for (m, p, r) in selection.variants() if r != STANDARD),
+                   key=lambda k: (order.index(k[0]) if k[0] in order else 9, k[1], k[2]))
     setting = published["setting"].iloc[0]
-    rows = [{"setting": setting, "pooling": label.get(p, p), "model": model_label(m, r), "metric": metric}
+    rows = [{"setting": setting, "pooling": POOLING_LABEL.get(p, p), "model": model_label(m, r), "metric": metric}
             for p, m, r in extra for metric in METRIC]
     if not rows:
         return published
