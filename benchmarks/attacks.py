@@ -58,7 +58,8 @@ from omegaconf import OmegaConf
 
 from cxrbench.attacks import PGD, SinglePixelAttack, create_attack, get_attack_spec, list_attacks
 from cxrbench.attacks.base import AttackStats, logits_of
-from cxrbench.attacks.gradient import CountedModel, logits_and_gradient
+from cxrbench.attacks.deepfool import CountedModel
+from cxrbench.attacks.gradient import logits_and_gradient
 from cxrbench.config import PhantomDataConfig
 from cxrbench.data.datasets import stratified_rows
 from cxrbench.data.phantom_source import PhantomSource

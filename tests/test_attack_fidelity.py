@@ -353,7 +353,7 @@ def test_weakening_names_the_parameters_whose_reduction_weakens_the_attack():
 
 
 def test_counted_model_is_public_and_counts_calls(tiny):
-    from cxrbench.attacks.gradient import CountedModel
+    from cxrbench.attacks.deepfool import CountedModel
 
     counted = CountedModel(tiny["fmodel"])
     x = tiny["x"][:2]

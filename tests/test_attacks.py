@@ -8,7 +8,8 @@ from tiny_models import blob_images, foolbox_model, trained_tiny_cnn
 
 from cxrbench.attacks.base import AttackStats
 from cxrbench.attacks.decision import AdditiveGaussianNoiseAttack, ContrastReductionAttack, GaussianBlurAttack
-from cxrbench.attacks.gradient import FGSM, DeepFool, IterativeLinfAttack
+from cxrbench.attacks.deepfool import DeepFool
+from cxrbench.attacks.gradient import FGSM, IterativeLinfAttack
 
 BIM = dict(rel_stepsize=0.05 / 0.3, iterations=10, binary_search_steps=12)
 PGD = dict(rel_stepsize=0.01 / 0.3, iterations=20, binary_search_steps=12)

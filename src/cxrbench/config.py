@@ -13,7 +13,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from cxrbench.config_schema import (AttackConfig, GridConfig, ModelConfig, NihDataConfig, PathsConfig,  # noqa: F401
-                                    PhantomDataConfig, PoolingConfig, RobustConfig, RunConfig, TrainConfig)
+                                    PhantomDataConfig, PoolingConfig, RobustConfig, RunConfig, StudyConfig,
+                                    TrainConfig)
 from cxrbench.errors import ConfigError
 from cxrbench.training.adversarial import METHODS as ADVERSARIES
 
@@ -123,6 +124,43 @@ def _robust(node: Any) -> RobustConfig:
     return robust
 
 
+def _study(node: Any) -> StudyConfig:
+    """A study's settings: a known study, a trajectory-recording attack, budgets within the run's steps."""
+    from cxrbench.attacks import get_attack_spec
+    from cxrbench.models import list_models
+    from cxrbench.reporting.studies import list_studies
+
+    study = _typed(StudyConfig, node or {}, "study")
+    _choice(study.name, tuple(list_studies()), "study.name")
+    if not getattr(get_attack_spec(study.attack).builder, "trajectory", False):
+        raise ConfigError(f"study.attack: {study.attack!r} records no per-step trajectory; use pgd or bim")
+    for name in study.minimal:
+        get_attack_spec(name)  # an unknown name fails here, with the registry's list
+    for key in ("epsilons", "epsilons_unit"):
+        if any(not isinstance(e, (int, float)) or e <= 0 for e in getattr(study, key)):
+            raise ConfigError(f"study.{key} must be positive radii, got {getattr(study, key)!r}")
+    if any(e > 1 for e in study.radii()):
+        raise ConfigError(f"study radii must lie in (0, 1] pixel units, got {study.radii()}; "
+                          "study.epsilons is in units of 1/255, study.epsilons_unit in [0, 1]")
+    for key in ("iterations", "bins"):
+        _check_positive(getattr(study, key), f"study.{key}", optional=False)
+    _check_positive(study.images, "study.images")
+    bad = [k for k in study.report_iterations if not isinstance(k, int) or not 1 <= k <= study.iterations]
+    if bad:
+        raise ConfigError(f"study.report_iterations {bad} lie outside 1..study.iterations ({study.iterations})")
+    train_fields = {f.name for f in fields(TrainConfig)}
+    if study.axis is not None:
+        _choice(study.axis, tuple(sorted(train_fields)), "study.axis (a train option)")
+        if not study.values:
+            raise ConfigError(f"study.axis={study.axis} needs study.values, e.g. study.values=[750,1500,3000]")
+        for value in study.values:
+            _check_positive(value, f"study.values ({study.axis})", optional=False)
+    for recipe, models in study.variants.items():
+        for name in models:
+            _choice(name, tuple(list_models()), f"model in study.variants.{recipe}")
+    return study
+
+
 def validate(cfg: DictConfig) -> RunConfig:
     """Check the composed config against the schemas and return it typed."""
     from cxrbench.models import POOLING_MODES, list_models
@@ -143,6 +181,7 @@ def validate(cfg: DictConfig) -> RunConfig:
         train=_typed(TrainConfig, raw.get("train", {}), "train"),
         paths=_typed(PathsConfig, raw.get("paths", {}), "paths"),
         grid=_grid(raw.get("grid", {})), robust=_robust(raw.get("robust", {})),
+        study=_study(raw.get("study", {})),
         attack=_attack(raw.get("attack")), seed=raw.get("seed", 0), seeds=raw.get("seeds"),
         device=raw.get("device", "auto"),
         progress=raw.get("progress", True), deterministic=raw.get("deterministic", True),
@@ -166,9 +205,9 @@ def validate(cfg: DictConfig) -> RunConfig:
             _check_seed(value, f"seeds[{i}]")
     _check_seed(run.data.seed, "data.seed")
     for key in ("max_steps", "epochs", "eval_every", "batch_size", "eval_batch_size", "input_size", "image_size",
-                "lr"):
+                "lr", "train_size"):
         _check_positive(getattr(run.train, key), f"train.{key}",
-                        optional=key in ("max_steps", "epochs", "eval_every", "image_size"))
+                        optional=key in ("max_steps", "epochs", "eval_every", "image_size", "train_size"))
     if source == "nih" and not run.data.root:
         raise ConfigError("data=nih needs data.root=/path/to/ChestX-ray14 (the folder with images_*/ "
                           "or images/ and Data_Entry_2017.csv)")

@@ -74,6 +74,7 @@ class TrainConfig:
     grad_clip: Optional[float] = None
     label_smoothing: float = 0.0
     bn_recalibration_batches: int = 0
+    train_size: Optional[int] = None   # train on the first N of a seeded stratified order (nested subsets)
     adversary: AdversaryConfig = field(default_factory=AdversaryConfig)   # train=adversarial: PGD-AT
 
     @property
@@ -149,6 +150,35 @@ class RobustConfig:
 
 
 @dataclass
+class StudyConfig:
+    """One study of what makes an attack succeed (``scripts/study.py``; Kovalev & Voynov 2019).
+
+    The variants (training recipe -> models, × ``grid.poolings``, × every ``values`` of the
+    training option ``axis``) are trained or reused, then each is attacked on the same seeded
+    stratified test images: by ``attack`` at every fixed ε for ``iterations`` steps (one run per ε,
+    every smaller step budget read off its trajectory), and by each attack of ``minimal`` with its
+    minimal-ε search. ``name`` chooses the tables that are rendered from the records.
+    """
+
+    name: str = "budget"            # budget | confidence | train_size | resolution
+    variants: Dict[str, List[str]] = field(default_factory=lambda: {"quick": ["irv2"]})
+    axis: Optional[str] = None      # a train option varied per variant: train_size or input_size
+    values: List[int] = field(default_factory=list)
+    attack: str = "pgd"             # the fixed-ε attack (an iterative L∞ one that records its trajectory)
+    epsilons: List[float] = field(default_factory=list)        # radii in units of 1/255
+    epsilons_unit: List[float] = field(default_factory=list)   # radii in [0, 1] pixel units (Kovalev's grid)
+    iterations: int = 50            # steps of every fixed-ε run
+    report_iterations: List[int] = field(default_factory=lambda: [20])   # budgets the ε tables show
+    images: Optional[int] = 50      # test images (a seeded stratified prefix; null: all)
+    minimal: List[str] = field(default_factory=list)            # attacks whose minimal-ε search runs too
+    bins: int = 10                  # confidence bins over [0.5, 1]
+
+    def radii(self) -> list[float]:
+        """Every fixed ε in [0, 1] pixel units, ascending, without repeats."""
+        return sorted({round(e / 255, 12) for e in self.epsilons} | {round(e, 12) for e in self.epsilons_unit})
+
+
+@dataclass
 class PathsConfig:
     root: Optional[str] = None
     cache_dir: str = "data/cache"
@@ -164,6 +194,7 @@ class RunConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     grid: GridConfig = field(default_factory=GridConfig)
     robust: RobustConfig = field(default_factory=RobustConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
     attack: Optional[AttackConfig] = None
     seed: int = 0
     seeds: Optional[List[int]] = None   # scripts/reproduce.py: run the experiment once per seed (None: [seed])

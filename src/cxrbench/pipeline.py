@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
-from cxrbench.config import RunConfig
+from cxrbench.config import RunConfig, TrainConfig
 from cxrbench.data import create_data_source
 from cxrbench.data.build import build_data
-from cxrbench.data.datasets import DataBundle
+from cxrbench.data.datasets import DataBundle, SubsetView, stratified_rows
+from cxrbench.errors import ConfigError
 from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.predict import predict_proba
 from cxrbench.io import atomic_write, check_writable
@@ -106,16 +107,34 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
         load_weights(model, given)
         return Variant(runtime.prepare(model), data, f"ckpt-{_file_digest(given)}", split_digest,
                        {"checkpoint": str(given), "reused": True}, regime)
-    key = checkpoint_key(data.description, split_digest, model, cfg.train, cfg.seed)
-    trained = ensure_trained(model, data, cfg.train, paths.checkpoints, runtime, seed=cfg.seed,
-                             progress=cfg.progress)
+    train, data = training_subset(cfg.train, data, cfg.seed)
+    key = checkpoint_key(data.description, split_digest, model, train, cfg.seed)
+    trained = ensure_trained(model, data, train, paths.checkpoints, runtime, seed=cfg.seed, progress=cfg.progress)
     training = {"checkpoint": str(trained.directory / "best.pt"), "reused": trained.reused,
                 **{k: trained.summary[k] for k in ("best_step", "best_val_auc", "steps", "train_seconds")}}
     ident = trained.model.identity
-    log(f"model: {'reused' if trained.reused else 'trained'} {ident.model}/{ident.pooling} ({cfg.train.adversary.describe()}) at "
+    log(f"model: {'reused' if trained.reused else 'trained'} {ident.model}/{ident.pooling} ({train.adversary.describe()}"
+        f"{f', {len(data.train)} training images' if train.train_size else ''}) at "
         f"{ident.input_size}px (best val AUC {training['best_val_auc']:.3f} at step {training['best_step']}, "
         f"{training['train_seconds']:.0f} s of training) -> {trained.directory}")
     return Variant(trained.model, data, key, split_digest, training, regime)
+
+
+def training_subset(train: TrainConfig, data: DataBundle, seed: int) -> tuple[TrainConfig, DataBundle]:
+    """The recipe and data to train on: the first ``train.train_size`` images of a seeded stratified order.
+
+    One order per seed, so the subsets of one seed are nested (each contains the smaller ones) and
+    keep the split's prevalence. A size equal to the whole split is the whole split (and keeps its
+    checkpoint key); a larger one is refused.
+    """
+    size, available = train.train_size, len(data.train)
+    if size is None or size == available:
+        return replace(train, train_size=None), data
+    if size > available:
+        raise ConfigError(f"train.train_size={size} exceeds the training split ({available} images); "
+                          f"choose at most {available}")
+    rows = stratified_rows(data.train.targets, size, seed)
+    return train, replace(data, train=SubsetView(data.train, rows))
 
 
 def split_summary(variant: Variant) -> dict:

@@ -34,28 +34,17 @@ from cxrbench.config import RunConfig, validate
 from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.predict import probabilities
 from cxrbench.io import atomic_write
-from cxrbench.pipeline import Paths, Variant, clean_predictions, evaluate_clean, prepare_variant, record_base, resolve_paths
+from cxrbench.pipeline import Paths, clean_predictions, evaluate_clean, prepare_variant, record_base, resolve_paths
 from cxrbench.reporting.records import write_record
 from cxrbench.reporting.schema import RobustRecord
 from cxrbench.runtime import Runtime, resolve_runtime, seed_everything
 from cxrbench.training.adversarial import epsilon_label
-
-#: Overrides that the walk sets per variant (the user's own values for them are replaced).
-_PER_VARIANT = ("train", "model", "pooling", "seed")
-
+from cxrbench.variants import plan_variants
 
 def plan(overrides: list[str], config_dir: Path) -> tuple[RunConfig, list[RunConfig]]:
     """Compose and validate every variant's config (per seed) before any work starts."""
     base = validate(compose_raw(overrides, config_dir))
-    shared = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in _PER_VARIANT]
-    cfgs = []
-    for seed in base.seeds or [base.seed]:
-        for recipe, models in base.robust.variants.items():
-            for pooling in base.grid.poolings:
-                for model in models:
-                    cfgs.append(validate(compose_raw(shared + [f"train={recipe}", f"model={model}",
-                                                               f"pooling={pooling}", f"seed={seed}"], config_dir)))
-    return base, cfgs
+    return plan_variants(overrides, config_dir, base.robust.variants)
 
 
 def fixed_budget_attack(name: str, iterations: int, seed: int, config_dir: Path):

@@ -6,7 +6,8 @@ order (G1-G5, D1-D3, S1-S2), then the attacks the paper did not run.
 from cxrbench.attacks.apgd import APGD
 from cxrbench.attacks.base import AttackStats, CountingAttack, image_key
 from cxrbench.attacks.decision import AdditiveGaussianNoiseAttack, ContrastReductionAttack, GaussianBlurAttack
-from cxrbench.attacks.gradient import FGSM, DeepFool, IterativeLinfAttack
+from cxrbench.attacks.deepfool import DeepFool
+from cxrbench.attacks.gradient import FGSM, IterativeLinfAttack
 from cxrbench.attacks.lbfgs import LBFGSAttack
 from cxrbench.attacks.local_search import LocalSearchAttack
 from cxrbench.attacks.registry import (AttackSpec, create_attack, get_attack_spec, list_attacks,

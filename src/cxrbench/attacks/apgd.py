@@ -61,6 +61,7 @@ class APGD(IterativeLinfAttack):
 
     weakening = ("n_iter", "n_restarts")
     budget_param = "n_iter"
+    trajectory = False   # its step-size schedule depends on the budget: a shorter run is no prefix
 
     def __init__(self, *, epsilon: float = 0.3, n_iter: int = 100, n_restarts: int = 1, rho: float = 0.75,
                  binary_search_steps: int = 20, growth_tries: int = 20, seed: int = 0, batch_size: int = 64):

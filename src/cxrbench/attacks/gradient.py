@@ -4,17 +4,17 @@
   ``GradientSignAttack``), refined once when it is found early.
 * G2 PGD and G4 L∞ BIM: Foolbox 1.x's iterative L∞ attack with early return inside its ε search
   (``binary_search=True``): up to 20 values ε, 1.5ε, … until one fools, then bisection from 0.
-* G3 DeepFool: Foolbox 3's ``L2DeepFoolAttack``, the close equivalent of the 1.x attack.
+
+G3 DeepFool lives in :mod:`cxrbench.attacks.deepfool`.
 """
 from __future__ import annotations
 
-import eagerpy as ep
 import foolbox as fb
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cxrbench.attacks.base import AttackStats, CountingAttack, is_fooled, logits_of
+from cxrbench.attacks.base import AttackStats, CountingAttack, logits_of
 from cxrbench.attacks.line_search import LineSearchAttack
 
 
@@ -103,6 +103,8 @@ class IterativeLinfAttack(CountingAttack):
     budget_param = "iterations"
     #: Parameters of the minimal-ε search only (no part of a run at fixed ε).
     search_params = ("epsilon", "binary_search_steps", "growth_tries")
+    #: :meth:`run_trajectory` records the step each sample first fell (budget studies read every budget off it).
+    trajectory = True
 
     def __init__(self, *, epsilon: float = 0.3, rel_stepsize: float = 0.05 / 0.3, iterations: int = 10,
                  binary_search_steps: int = 20, growth_tries: int = 20, random_start: bool = False,
@@ -115,7 +117,7 @@ class IterativeLinfAttack(CountingAttack):
         self.seed, self.batch_size = seed, batch_size
 
     def run_at(self, model, x0: torch.Tensor, y: torch.Tensor, eps: torch.Tensor,
-               rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+               rows: np.ndarray, hit_at: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One run at per-sample ``eps``; returns (last or first adversarial iterate, fooled).
 
         Args:
@@ -124,6 +126,8 @@ class IterativeLinfAttack(CountingAttack):
             y: labels.
             eps: per-sample ε, relative to the bounds' range.
             rows: the samples' indices into :attr:`stats` (they also key the random start).
+            hit_at: where given (length N, filled with -1), receives the step whose iterate first
+                fooled each sample (0: the start itself).
 
         Returns:
             The final iterates (the first adversarial one where ``return_early``) and whether
@@ -156,6 +160,8 @@ class IterativeLinfAttack(CountingAttack):
                 if not self.return_early:
                     hit = torch.zeros_like(hit)
             fooled[active[hit]] = True
+            if hit_at is not None:
+                hit_at[active[hit]] = i
             active = active[~hit]
             if i == self.iterations or not len(active):
                 break
@@ -173,19 +179,42 @@ class IterativeLinfAttack(CountingAttack):
         model classifies correctly) and gets the adversarial where the run fooled (else the input)
         and whether it fooled. :attr:`stats` counts the model calls; ``keys`` key the random starts.
         """
+        out, fooled, _ = self._fixed(model, x, y, epsilon, keys, trajectory=False)
+        return out, fooled
+
+    def run_trajectory(self, model, x: torch.Tensor, y: torch.Tensor, epsilon: float, *,
+                       keys: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+        """:meth:`run_fixed`, plus the step whose iterate first fooled each sample (-1: none did).
+
+        The step size is a fraction of ε, not of the budget, and a sample stops at its first
+        adversarial iterate, so a run of ``k`` ≤ ``iterations`` steps fools exactly the samples
+        whose first fooling step is at most ``k``: one run gives every smaller budget.
+        """
+        if not self.return_early:
+            raise ValueError("a trajectory gives every smaller budget only with return_early=True")
+        return self._fixed(model, x, y, epsilon, keys, trajectory=True)
+
+    def _fixed(self, model, x: torch.Tensor, y: torch.Tensor, epsilon: float, keys: np.ndarray | None, *,
+               trajectory: bool) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | None]:
         n = len(x)
         self.stats, self._keys = AttackStats.empty(n), self._check_keys(keys, n)
         self.stats.attacked[:] = True
         out, fooled = x.clone(), torch.zeros(n, dtype=torch.bool, device=x.device)
+        steps = torch.full((n,), -1, dtype=torch.long, device=x.device) if trajectory else None
         for start in range(0, n, self.batch_size):
             part = np.arange(start, min(start + self.batch_size, n))
             idx = torch.as_tensor(part, device=x.device)
             eps = torch.full((len(part),), float(epsilon), dtype=x.dtype, device=x.device)
-            adv, hit = self.run_at(model, x[idx], y[idx], eps, part)
+            if trajectory:
+                hit_at = torch.full((len(part),), -1, dtype=torch.long, device=x.device)
+                adv, hit = self.run_at(model, x[idx], y[idx], eps, part, hit_at=hit_at)
+                steps[idx] = hit_at
+            else:
+                adv, hit = self.run_at(model, x[idx], y[idx], eps, part)
             out[idx[hit]] = adv[hit]
             fooled[idx] = hit
         self.stats.found[fooled.cpu().numpy()] = epsilon
-        return out, fooled
+        return out, fooled, None if steps is None else steps.cpu().numpy()
 
     def attack(self, model, x, y, rows):
         n = len(x)
@@ -238,52 +267,3 @@ class IterativeLinfAttack(CountingAttack):
 def _float_bits(value: float) -> int:
     """The IEEE-754 bits of ``value`` as a non-negative integer (a seed word for one ε)."""
     return int(np.float64(value).view(np.uint64))
-
-
-class DeepFool(CountingAttack):
-    """G3: Foolbox 3's ``L2DeepFoolAttack`` (overshoot on the summed perturbation).
-
-    Args:
-        steps: maximum DeepFool iterations (100 in the paper's Foolbox).
-        overshoot: relative overshoot.
-        loss: ``logits`` or ``crossentropy``.
-    """
-
-    distance = fb.distances.l2
-
-    def __init__(self, *, steps: int = 100, overshoot: float = 0.05, loss: str = "crossentropy"):
-        self.steps, self.overshoot, self.loss = steps, overshoot, loss
-
-    def attack(self, model, x, y, rows):
-        counted = CountedModel(model)
-        inner = fb.attacks.L2DeepFoolAttack(steps=self.steps, overshoot=self.overshoot, loss=self.loss)
-        adv = inner.run(counted, ep.astensor(x), fb.criteria.Misclassification(ep.astensor(y))).raw
-        # Foolbox's DeepFool forwards the whole batch at every step and takes one gradient.
-        self.stats.count(rows, queries=counted.calls + 1, gradients=counted.gradient_calls)
-        fooled = is_fooled(model, adv, y)
-        adv = torch.where(fooled.view(-1, *([1] * (x.dim() - 1))), adv, x)
-        size = (adv - x).flatten(1).norm(dim=1).cpu().numpy()
-        return adv, np.where(fooled.cpu().numpy(), size, np.nan)
-
-
-class CountedModel(fb.models.Model):
-    """Counts calls (and calls that build a graph) to a Foolbox model.
-
-    Public so that benchmarks can count the model calls of any Foolbox attack the same way
-    :class:`DeepFool` does.
-
-    Args:
-        inner: the Foolbox model to wrap.
-    """
-
-    def __init__(self, inner: fb.Model) -> None:
-        self.inner, self.calls, self.gradient_calls = inner, 0, 0
-
-    @property
-    def bounds(self):
-        return self.inner.bounds
-
-    def __call__(self, inputs):
-        self.calls += 1
-        self.gradient_calls += int(ep.astensor(inputs).raw.requires_grad)
-        return self.inner(inputs)

@@ -19,7 +19,7 @@ from cxrbench.io import atomic_write_text
 from cxrbench.reporting.bootstrap import bootstrap_metrics
 from cxrbench.reporting.figures import add_notes, plt, save_figure, variant_label
 from cxrbench.reporting.selection import created_at, load_records
-from cxrbench.reporting.table_format import csv_text, fmt, latex_escape
+from cxrbench.reporting.table_format import csv_text, fmt, write_table
 from cxrbench.reporting.tables import POOLING, STANDARD
 
 #: One table cell; reruns of it resolve to the newest record.
@@ -86,22 +86,6 @@ def wide_table(cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return frame, notes
 
 
-def _markdown(frame: pd.DataFrame, notes: list[str], title: str) -> str:
-    head = "| " + " | ".join(frame.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    body = ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([f"# {title}", "", head, rule, *body, "", *(f"- {n}" for n in notes)]) + "\n"
-
-
-def _latex(frame: pd.DataFrame, title: str) -> str:
-    lines = ["% requires \\usepackage{booktabs}", "\\begin{table}[t]", "\\centering",
-             f"\\caption{{{latex_escape(title)}}}", "\\label{tab:robust_accuracy}",
-             f"\\begin{{tabular}}{{ll{'r' * (len(frame.columns) - 2)}}}", "\\toprule",
-             " & ".join(latex_escape(c) for c in frame.columns) + " \\\\", "\\midrule"]
-    lines += [" & ".join(latex_escape(str(v)) for v in row) + " \\\\" for row in frame.itertuples(index=False)]
-    return "\n".join(lines + ["\\bottomrule", "\\end{tabular}", "\\end{table}"]) + "\n"
-
-
 def robust_figure(cells: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
     """Accuracy against ε per variant (one panel per seed), solid APGD-CE, dashed PGD, bands = intervals."""
     seeds = sorted(cells["seed"].unique())
@@ -143,9 +127,8 @@ def render_robust(results_dir: Path, *, data: str | None = None, resamples: int 
     out, written = results_dir / "tables" / "robust", {}
     frame, notes = wide_table(cells)
     title = "Accuracy under fixed-budget L-inf attacks: G2 PGD vs APGD-CE, standard vs adversarially trained"
-    for name, text in (("robust_accuracy.md", _markdown(frame, notes, title)),
-                       ("robust_accuracy.csv", csv_text(frame)), ("robust_accuracy.tex", _latex(frame, title)),
-                       ("robust_cells.csv", csv_text(cells.drop(columns=["digest"]).astype(
+    written.update(write_table(out, "robust_accuracy", frame, notes, title))
+    for name, text in (("robust_cells.csv", csv_text(cells.drop(columns=["digest"]).astype(
                            {c: str for c in ("seed", "iterations", "n", "gradients")})))):
         written[name] = atomic_write_text(out / name, text)
     written.update(robust_figure(cells, results_dir / "figures"))

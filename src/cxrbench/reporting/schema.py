@@ -1,4 +1,4 @@
-"""Typed schemas of the two record kinds: one meaning per field, documented in ``results/README.md``.
+"""Typed schemas of the record kinds: one meaning per field, documented in ``results/README.md``.
 
 Every run writes JSON records (RobustBench-style: tables and figures are rendered from them
 alone). A record is built from one of these dataclasses, so a field cannot be misspelt or change
@@ -171,7 +171,64 @@ class RobustRecord(RecordBase):
     kind: str = "robust"
 
 
-SCHEMAS: dict[str, type] = {"clean": CleanRecord, "attack": AttackRecord, "robust": RobustRecord}
+@dataclass
+class StudyRecord(RecordBase):
+    """One cell of a study of what makes an attack succeed (``scripts/study.py``).
+
+    ``measure`` says what the cell ran: ``fixed``, one run of ``attack`` at ε for ``iterations``
+    steps whose per-image first fooling step is stored (so every budget up to ``iterations`` is
+    read off it), or ``minimal``, the attack's minimal-ε search (its stored crafted set), whose
+    per-image perturbation sizes give success against any ε. ``accuracy`` and ``auc`` are over the
+    images after the whole run (the adversarial where one was found, else the clean image).
+
+    Attributes:
+        study: the study (``budget``, ``confidence``, ``train_size``, ``resolution``).
+        measure: ``fixed`` or ``minimal``.
+        axis: the train option the study varies per variant (``train_size``, ``input_size``), or None.
+        axis_value: its value for this cell's variant (the training-split size when the study
+            varies none).
+        attack: registered attack name; ``attack_id``, ``attack_title``: its registry facts.
+        attack_params: the attack's keyword arguments (for ``fixed``: of one run, budget included).
+        epsilon: L∞ radius in [0, 1] pixel units (``fixed``; NaN for ``minimal``); ``epsilon_label``.
+        iterations: steps of the ``fixed`` run (every smaller budget is read off it).
+        image_set: ``{"n", "n_positive", "digest"}`` of the images.
+        cell_key: digest of (attack, params, ε, image set).
+        clean_accuracy: clean accuracy on the same images; ``clean_auc`` likewise.
+        test_accuracy: clean accuracy over the whole test split; ``test_auc`` likewise.
+        train_images: how many training images the variant learnt from.
+        success_rate: fooled / correctly classified clean, at the full budget.
+        gradients: model gradient passes of the run, summed over images.
+        attack_seconds: wall time of the run (``minimal``: the crafted set's summed crafting time).
+        crafted: for ``minimal``, the crafted set's folder relative to the results directory.
+    """
+
+    study: str = ""
+    measure: str = ""
+    axis: Optional[str] = None
+    axis_value: Optional[int] = None
+    attack: str = ""
+    attack_id: str = ""
+    attack_title: str = ""
+    attack_params: dict = field(default_factory=dict)
+    epsilon: float = float("nan")
+    epsilon_label: str = ""
+    iterations: int = 0
+    image_set: dict = field(default_factory=dict)
+    cell_key: str = ""
+    clean_accuracy: float = float("nan")
+    clean_auc: float = float("nan")
+    test_accuracy: float = float("nan")
+    test_auc: float = float("nan")
+    train_images: int = 0
+    success_rate: float = float("nan")
+    gradients: int = 0
+    attack_seconds: float = 0.0
+    crafted: str = ""
+    kind: str = "study"
+
+
+SCHEMAS: dict[str, type] = {"clean": CleanRecord, "attack": AttackRecord, "robust": RobustRecord,
+                            "study": StudyRecord}
 
 
 def to_document(record: RecordBase, root: Path) -> dict[str, Any]:

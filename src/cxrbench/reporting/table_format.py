@@ -6,12 +6,16 @@ only where they change), one column per published column, attack families groupe
 """
 from __future__ import annotations
 
+import csv
+import io
 import math
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
 from cxrbench.attacks import get_attack_spec
+from cxrbench.io import atomic_write_text
 from cxrbench.reporting.tables import CLEAN, KEYS, attack_columns
 
 _METRIC_LABEL = {"acc": "Acc.", "auc": "AU"}  # the paper's row labels
@@ -26,11 +30,16 @@ def fmt(value: float, digits: int, missing: str = "", sign: bool = False) -> str
 
 
 def csv_text(frame: pd.DataFrame, digits: int = 4) -> str:
-    """``frame`` as CSV: string columns as they are, float columns with ``digits`` decimals."""
-    lines = [",".join(frame.columns)]
+    """``frame`` as CSV: string columns as they are, float columns with ``digits`` decimals.
+
+    A field holding a comma or a quote (an interval ``0.60 [0.31, 0.83]``) is quoted, as CSV readers expect.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([str(c) for c in frame.columns])
     for row in frame.itertuples(index=False):
-        lines.append(",".join(v if isinstance(v, str) else fmt(v, digits) for v in row))
-    return "\n".join(lines) + "\n"
+        writer.writerow([v if isinstance(v, str) else fmt(v, digits) for v in row])
+    return out.getvalue()
 
 
 def _families(columns: list[str]) -> list[tuple[str, int]]:
@@ -121,3 +130,29 @@ def latex_table(name: str, frame: pd.DataFrame, columns: list[str], cells: list[
         lines.append(" & ".join([*labels, *row]) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+def plain_markdown(frame: pd.DataFrame, notes: list[str], title: str) -> str:
+    """``frame`` (string cells) as a titled Markdown table with its notes as a list below."""
+    head = "| " + " | ".join(frame.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([f"# {title}", "", head, rule, *body, "", *(f"- {n}" for n in notes)]) + "\n"
+
+
+def plain_latex(frame: pd.DataFrame, title: str, label: str, text_columns: int = 2) -> str:
+    """``frame`` (string cells) as a booktabs table; the first ``text_columns`` left-aligned."""
+    align = "l" * text_columns + "r" * (len(frame.columns) - text_columns)
+    lines = ["% requires \\usepackage{booktabs}", "\\begin{table}[t]", "\\centering",
+             f"\\caption{{{latex_escape(title)}}}", f"\\label{{tab:{label}}}", f"\\begin{{tabular}}{{{align}}}",
+             "\\toprule", " & ".join(latex_escape(c) for c in frame.columns) + " \\\\", "\\midrule"]
+    lines += [" & ".join(latex_escape(str(v)) for v in row) + " \\\\" for row in frame.itertuples(index=False)]
+    return "\n".join(lines + ["\\bottomrule", "\\end{tabular}", "\\end{table}"]) + "\n"
+
+
+def write_table(out_dir: Path, stem: str, frame: pd.DataFrame, notes: list[str], title: str,
+                text_columns: int = 2) -> dict[str, Path]:
+    """Write ``stem.md``, ``stem.csv`` and ``stem.tex`` of one table atomically; return their paths."""
+    texts = {f"{stem}.md": plain_markdown(frame, notes, title), f"{stem}.csv": csv_text(frame),
+             f"{stem}.tex": plain_latex(frame, title, stem, text_columns)}
+    return {name: atomic_write_text(Path(out_dir) / name, text) for name, text in texts.items()}

@@ -30,6 +30,8 @@ def checkpoint_key(data_description: dict, split_digest: str, model: CXRClassifi
         # The images reach the network exactly as before the image space existed: keys, and the
         # checkpoints trained under them, stay valid.
         recipe.pop("image_size")
+    if train.train_size is None:
+        recipe.pop("train_size")  # the whole training split: keys from before nested subsets stay valid
     if train.adversary.method == "none":
         recipe.pop("adversary")  # standard training: keys from before adversarial training stay valid
     blob = json.dumps({"data": data_description, "split": split_digest, "model": model.identity.as_dict(),

@@ -1,0 +1,1 @@
+"""Studies of what makes an attack succeed (Kovalev & Voynov 2019): ε, iterations, confidence, data, resolution."""

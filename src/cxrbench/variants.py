@@ -1,0 +1,44 @@
+"""The variants a protocol trains and attacks, each composed and validated before any work starts.
+
+``scripts/robust.py`` and ``scripts/study.py`` walk a mapping of training recipe -> models (each
+with every pooling of ``grid.poolings``, once per seed) and, for a study, every value of one
+training option. Each variant's config is composed from the user's overrides with the
+per-variant ones replaced, so a typo anywhere fails before the first model trains.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+from cxrbench.cli import compose_raw
+from cxrbench.config import RunConfig, validate
+
+#: Overrides that the walk sets per variant (the user's own values for them are replaced).
+PER_VARIANT = ("train", "model", "pooling", "seed")
+
+
+def plan_variants(overrides: list[str], config_dir: Path, recipes: dict[str, list[str]], *,
+                  axis: Optional[str] = None, values: Sequence = ()) -> tuple[RunConfig, list[RunConfig]]:
+    """The base config and every variant's config: seed × recipe × pooling × model (× ``train.<axis>`` value).
+
+    Args:
+        overrides: the command line's overrides.
+        config_dir: the Hydra config folder.
+        recipes: training recipe (a ``configs/train`` option) -> registered model names.
+        axis: a training option set per variant (``train_size``, ``input_size``), or None.
+        values: its values, in the order the variants are walked.
+    """
+    base = validate(compose_raw(overrides, config_dir))
+    varied = tuple(PER_VARIANT) + ((f"train.{axis}",) if axis else ())
+    shared = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in varied]
+    settings = [[f"train.{axis}={v}"] for v in values] if axis else [[]]
+    cfgs = []
+    for seed in base.seeds or [base.seed]:
+        for recipe, models in recipes.items():
+            for pooling in base.grid.poolings:
+                for model in models:
+                    for setting in settings:
+                        cfgs.append(validate(compose_raw(
+                            shared + [f"train={recipe}", f"model={model}", f"pooling={pooling}", f"seed={seed}"]
+                            + setting, config_dir)))
+    return base, cfgs
