@@ -163,3 +163,15 @@ def test_train_size_and_confidence_studies_render_their_tables(tmp_path):
     correct = pd.read_parquet(tmp_path / "results" / report["records"][0]["per_sample"])["correct"].sum()
     assert len(bins) == 10 and bins["n"].sum() == correct
     assert (tmp_path / "results" / "figures" / "study_confidence.png").exists()
+
+
+def test_a_resolution_study_renders_the_same_cases_at_each_size(tmp_path):
+    report = run_study(_study(tmp_path, "experiment=study_resolution", "study.values=[75,80]",
+                              "study.minimal=[single_pixel]"), CONFIGS, ROOT, **QUIET)
+    assert sorted(r["image_size"] for r in report["records"]) == [75, 80]
+    assert len({r["crafted"] for r in report["records"]}) == 2
+    assert len({tuple(pd.read_parquet(tmp_path / "results" / r["per_sample"])["image_id"])
+                for r in report["records"]}) == 1   # the same phantom cases at both sizes
+    rows = pd.read_csv(tmp_path / "results" / "tables" / "studies" / "resolution" / "resolution.csv")
+    assert list(rows["px"]) == [75, 80] and set(rows["attack"]) == {"S2"}
+    assert (tmp_path / "results" / "figures" / "study_resolution.pdf").exists()

@@ -31,6 +31,11 @@ def render_main(argv: list[str], *, doc: str, default_results: Path, tables: boo
 
             written.update({f"robust/{k}": v for k, v in render_robust(
                 args.results, data=args.data, resamples=args.resamples, log=lambda _: None).items()})
+            from cxrbench.reporting.studies import list_studies, render_study
+
+            for study in list_studies():  # and every study that scripts/study.py left records of
+                written.update({f"studies/{study}/{k}": v for k, v in render_study(
+                    study, args.results, data=args.data, log=lambda _: None).items()})
         seeds = sorted({name.split("/", 1)[0] for name in written if name.startswith("seed")})
         print(f"{folder}: {len(written)} files in {args.results / folder} "
               f"({', '.join(seeds) if seeds else 'no seed selected'})")

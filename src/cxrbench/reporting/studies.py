@@ -55,12 +55,13 @@ def render_budget(cells: list[dict], out: Path, figures_dir: Path) -> dict[str, 
                  "its own PGD run (no ladder), step ε/30 (G2's), stopping at the first adversarial iterate."]
         written.update(write_table(out, f"{value}_vs_epsilon", wide, notes, f"{title} against ε, PGD at fixed ε"))
     steps = budget[budget["iterations"].isin(_ITERATION_COLUMNS)]
-    wide = _wide(steps, ["seed", "variant", "epsilon_label"], "iterations", "success")
+    wide = _wide(steps.rename(columns={"epsilon_label": "ε"}), ["seed", "variant", "ε"], "iterations", "success")
     written.update(write_table(out, "success_vs_iterations", wide, [_SUCCESS, "Columns: PGD steps; every budget is "
                                "read off the one run per ε (exactly what a run of that many steps returns)."],
                                "Attack success rate against the number of PGD steps"))
     minimal = minimal_frame(cells, radii)
     if not minimal.empty:
+        minimal = minimal.sort_values(["seed", "variant", "epsilon", "attack_id"], kind="stable")
         written.update(_long(out, "minimal_curve", minimal))
         written.update(write_table(out, "minimal_vs_fixed", *compare_minimal(budget, minimal, cells),
                                    text_columns=3))
@@ -103,11 +104,12 @@ def render_confidence(cells: list[dict], out: Path, figures_dir: Path) -> dict[s
     config = cells[0]["config"]["study"]
     bins = confidence_frame(cells, config["bins"], config["report_iterations"][0])
     written = _long(out, "confidence_cells", bins)
-    bins = bins.assign(bin=[f"[{lo:.2f}, {hi:.2f})" for lo, hi in zip(bins["bin_lo"], bins["bin_hi"])],
+    bins = bins.assign(bin=[f"[{lo:.2f}, {hi:.2f}{']' if hi >= 1 else ')'}" for lo, hi in zip(bins["bin_lo"], bins["bin_hi"])],
                        shown=[f"{f}/{n} " + _cell(s, lo, hi) if n else "0/0" for f, n, s, lo, hi in
                               zip(bins["fooled"], bins["n"], bins["success"], bins["success_lo"], bins["success_hi"])])
-    wide = bins.pivot_table(index=["seed", "variant", "epsilon_label", "iterations"], columns="bin", values="shown",
-                            aggfunc="first", sort=False).reset_index()
+    wide = bins.rename(columns={"epsilon_label": "ε"}).pivot_table(
+        index=["seed", "variant", "ε", "iterations"], columns="bin", values="shown", aggfunc="first",
+        sort=False).reset_index()
     wide.columns = [str(c) for c in wide.columns]
     notes = [_SUCCESS, "Cells: fooled/count, success [interval]; bins of the clean confidence max(p, 1 − p), "
              "correctly classified images only (the last bin includes 1.0)."]

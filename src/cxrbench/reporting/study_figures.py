@@ -17,6 +17,11 @@ def _panels(count: int, width: float = 4.6, height: float = 3.6):
     return fig, list(axes[0])
 
 
+def _notes(fig, notes: list[str]) -> None:
+    """The notes under the plot, wrapped to the figure's width."""
+    add_notes(fig, notes, width=int(fig.get_figwidth() * 17))
+
+
 def _epsilon_axis(ax, radii: np.ndarray) -> None:
     ax.set_xscale("log", base=2)
     ticks = sorted(set(np.round(radii * 255, 3)))
@@ -50,15 +55,15 @@ def epsilon_figure(budget: pd.DataFrame, minimal: pd.DataFrame, budgets: list[in
             _band(ax, line["epsilon"] * 255, line, "success", color=f"C{k}", marker="o", ms=3,
                   label=f"PGD at fixed ε, {steps} steps")
         if not minimal.empty:
-            for k, (attack_id, curve) in enumerate(minimal[minimal["variant"] == variant].groupby("attack_id")):
+            for k, (attack_id, curve) in enumerate(minimal[minimal["variant"] == variant].groupby("attack_id", sort=True)):
                 curve = curve.sort_values("epsilon")
                 ax.step(curve["epsilon"] * 255, curve["success"], where="post", ls="--", lw=1,
                         color=f"C{k + len(budgets)}", label=f"{attack_id} minimal-ε search")
         _epsilon_axis(ax, part["epsilon"].to_numpy())
         _finish(ax, "attack success rate", variant)
-    add_notes(fig, ["Success: fooled / correctly classified clean, 95% Wilson bands. Dashed: share of images whose "
+    _notes(fig, ["Success: fooled / correctly classified clean, 95% Wilson bands. Dashed: share of images whose "
                     "minimal-ε search found an adversarial of L∞ size ≤ ε (same images)."])
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return save_figure(fig, out_dir, "study_budget_epsilon")
 
 
@@ -77,9 +82,9 @@ def iterations_figure(budget: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
         ax.set_xlabel("PGD steps")
         _finish(ax, "attack success rate", variant)
         ax.legend(fontsize=5.5, ncol=2, loc="lower right", title="ε", title_fontsize=6)
-    add_notes(fig, ["Each ε is one run; the success after k steps is read off its trajectory (a sample stops at its "
+    _notes(fig, ["Each ε is one run; the success after k steps is read off its trajectory (a sample stops at its "
                     "first adversarial iterate, the step is a fraction of ε). 95% Wilson bands."])
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return save_figure(fig, out_dir, "study_budget_iterations")
 
 
@@ -104,8 +109,8 @@ def confidence_figure(bins: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
         ax.tick_params(axis="x", labelsize=7)
         ax.set_xlabel("clean confidence max(p, 1 − p), bins of 0.05")
         _finish(ax, "attack success rate", f"PGD ε = {label}, {steps} steps")
-    add_notes(fig, ["Correctly classified images only; the number above a bar is the bin's count. 95% Wilson intervals."])
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    _notes(fig, ["Correctly classified images only; the number above a bar is the bin's count. 95% Wilson intervals."])
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return save_figure(fig, out_dir, "study_confidence")
 
 
@@ -124,8 +129,8 @@ def size_figure(clean: pd.DataFrame, budget: pd.DataFrame, out_dir: Path) -> dic
     for ax in (left, right):
         ax.set_xscale("log")
         ax.set_xlabel("training images (nested subsets)")
-    add_notes(fig, ["Every size is a model retrained with the same recipe and step budget; 95% Wilson bands."])
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    _notes(fig, ["Every size is a model retrained with the same recipe and step budget; 95% Wilson bands."])
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return save_figure(fig, out_dir, "study_train_size")
 
 
@@ -148,7 +153,7 @@ def resolution_figure(sizes: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
         if column != "success":
             ax.set_yscale("log")
     axes[0].set_ylim(-0.03, 1.03)
-    add_notes(fig, ["Minimal-perturbation searches on the same phantom cases rendered at each size; success with 95% "
+    _notes(fig, ["Minimal-perturbation searches on the same phantom cases rendered at each size; success with 95% "
                     "Wilson intervals, medians over fooled images with 95% bootstrap intervals."])
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return save_figure(fig, out_dir, "study_resolution")
