@@ -34,12 +34,12 @@ from cxrbench.config import RunConfig, validate
 from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.predict import probabilities
 from cxrbench.io import atomic_write
-from cxrbench.pipeline import Paths, clean_predictions, evaluate_clean, prepare_variant, record_base, resolve_paths
+from cxrbench.pipeline import Paths, clean_predictions, evaluate_clean, prepare_variant, record_base
 from cxrbench.reporting.records import write_record
 from cxrbench.reporting.schema import RobustRecord
-from cxrbench.runtime import Runtime, resolve_runtime, seed_everything
+from cxrbench.runtime import Runtime
 from cxrbench.training.adversarial import epsilon_label
-from cxrbench.variants import plan_variants
+from cxrbench.variants import measure_variants, plan_variants, tally
 
 def plan(overrides: list[str], config_dir: Path) -> tuple[RunConfig, list[RunConfig]]:
     """Compose and validate every variant's config (per seed) before any work starts."""
@@ -148,20 +148,14 @@ def run_robust(overrides: list[str], config_dir: Path, root: Path, *, log: Calla
     """Measure every variant's cells, then render the robust table from the records."""
     wall = time.perf_counter()
     base, cfgs = plan(overrides, config_dir)
-    paths = resolve_paths(base, root)
-    paths.check_writable()
-    runtime = resolve_runtime(base.device)
-    records = []
-    for cfg in cfgs:
-        seed_everything(cfg.seed, cfg.deterministic)
-        records += run_variant(cfg, paths, runtime, config_dir, log=log)
+    paths, records = measure_variants(base, cfgs, root, lambda cfg, paths, runtime: run_variant(
+        cfg, paths, runtime, config_dir, log=log))
     outputs = {}
     if render:
         from cxrbench.reporting.robust_table import render_robust
 
         outputs = render_robust(paths.results, data=base.data.source, log=log)
-    return {"records": records, "outputs": outputs, "seconds": time.perf_counter() - wall,
-            "computed": sum(not r["reused"] for r in records), "reused": sum(r["reused"] for r in records)}
+    return {"records": records, "outputs": outputs, "seconds": time.perf_counter() - wall, **tally(records)}
 
 
 def format_report(report: dict) -> str:

@@ -8,10 +8,12 @@ per-variant ones replaced, so a typo anywhere fails before the first model train
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from cxrbench.cli import compose_raw
 from cxrbench.config import RunConfig, validate
+from cxrbench.pipeline import Paths, resolve_paths
+from cxrbench.runtime import Runtime, resolve_runtime, seed_everything
 
 #: Overrides that the walk sets per variant (the user's own values for them are replaced).
 PER_VARIANT = ("train", "model", "pooling", "seed")
@@ -42,3 +44,21 @@ def plan_variants(overrides: list[str], config_dir: Path, recipes: dict[str, lis
                             shared + [f"train={recipe}", f"model={model}", f"pooling={pooling}", f"seed={seed}"]
                             + setting, config_dir)))
     return base, cfgs
+
+
+def measure_variants(base: RunConfig, cfgs: list[RunConfig], root: Path,
+                     measure: Callable[[RunConfig, Paths, Runtime], list[dict]]) -> tuple[Paths, list[dict]]:
+    """Check the output folders once, then ``measure`` every variant in turn (each seeded); all their records."""
+    paths = resolve_paths(base, root)
+    paths.check_writable()
+    runtime = resolve_runtime(base.device)
+    records = []
+    for cfg in cfgs:
+        seed_everything(cfg.seed, cfg.deterministic)
+        records += measure(cfg, paths, runtime)
+    return paths, records
+
+
+def tally(records: list[dict]) -> dict[str, int]:
+    """How many cells were computed by this run and how many were read back from earlier runs."""
+    return {"computed": sum(not r["reused"] for r in records), "reused": sum(r["reused"] for r in records)}

@@ -1,10 +1,14 @@
-"""Result records: one typed JSON document per evaluated cell, written atomically."""
+"""Result records: one typed JSON document per evaluated cell, written atomically, read back checked."""
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Hashable
 
+from cxrbench.errors import ConfigError, DataError
 from cxrbench.io import atomic_write_json
-from cxrbench.reporting.schema import RecordBase, to_document
+from cxrbench.reporting.schema import RecordBase, check_record, to_document
 
 
 def write_record(path: Path, record: RecordBase, root: Path) -> dict:
@@ -16,3 +20,56 @@ def write_record(path: Path, record: RecordBase, root: Path) -> dict:
     atomic_write_json(path, document)
     return {**document, "path": str(path)}
 
+
+def created_at(record: dict) -> datetime:
+    try:
+        return datetime.strptime(record.get("created", ""), "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:  # an unparsable stamp sorts first, so any dated record wins over it
+        return datetime.min.replace(tzinfo=timezone.utc)
+
+
+def load_records(records_dir: Path, kinds: tuple[str, ...]) -> list[dict]:
+    """Every record of ``kinds`` under ``records_dir``, all schema-checked; one error listing all bad files."""
+    records, bad = [], []
+    for path in sorted(records_dir.rglob("*.json")):
+        try:
+            record = check_record(json.loads(path.read_text()), str(path))
+        except (OSError, json.JSONDecodeError) as exc:
+            bad.append(f"unreadable record {path} ({exc}); delete it or rerun the run that wrote it")
+            continue
+        except DataError as exc:
+            bad.append(str(exc))
+            continue
+        if not isinstance(record.get("seed"), int) or isinstance(record.get("seed"), bool):
+            bad.append(f"{path} has seed {record.get('seed')!r}, not an integer; rerun the run that wrote it")
+            continue
+        record["_file"] = path.relative_to(records_dir).as_posix()  # unique, stable tie-break
+        if record["kind"] in kinds:
+            records.append(record)
+    if bad:  # all of them at once: fixing one file at a time through reruns would be tedious
+        more = f" (and {len(bad) - 1} more: {'; '.join(bad[1:])})" if len(bad) > 1 else ""
+        raise DataError(bad[0] + more)
+    return records
+
+
+def newest_per_cell(records: list[dict], cell: Callable[[dict], Hashable], *, data: str | None,
+                    what: str) -> list[dict]:
+    """The newest record of every cell (``cell(record)``) of one data source; reruns replace older records.
+
+    Args:
+        records: loaded records (:func:`load_records`).
+        cell: what one cell is: records with the same value measure the same thing.
+        data: the data source to keep (``phantom`` / ``nih``); None: the only one there is.
+        what: the records' name in the error when they mix data sources.
+    """
+    sources = sorted({r["data"]["source"] for r in records})
+    if data is None and len(sources) > 1:
+        raise ConfigError(f"the {what} records hold data sources {sources}; choose one with --data")
+    chosen: dict = {}
+    for r in records:
+        if data is not None and r["data"]["source"] != data:
+            continue
+        key = cell(r)
+        if key not in chosen or (created_at(r), r["_file"]) > (created_at(chosen[key]), chosen[key]["_file"]):
+            chosen[key] = r
+    return list(chosen.values())

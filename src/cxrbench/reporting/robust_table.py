@@ -14,11 +14,10 @@ from typing import Callable
 import pandas as pd
 
 from cxrbench.attacks import list_attacks
-from cxrbench.errors import ConfigError
 from cxrbench.io import atomic_write_text
 from cxrbench.reporting.bootstrap import bootstrap_metrics
 from cxrbench.reporting.figures import add_notes, plt, save_figure, variant_label
-from cxrbench.reporting.selection import created_at, load_records
+from cxrbench.reporting.records import load_records, newest_per_cell
 from cxrbench.reporting.table_format import csv_text, fmt, write_table
 from cxrbench.reporting.tables import POOLING, STANDARD
 
@@ -29,17 +28,7 @@ _CELL = ("seed", "model", "pooling", "regime", "attack", "epsilon", "iterations"
 def robust_cells(results_dir: Path, *, data: str | None = None, resamples: int = 1000) -> pd.DataFrame:
     """One line per (seed, variant, attack, ε) with accuracy, its interval, clean accuracy, success rate, n."""
     records = load_records(Path(results_dir) / "records", kinds=("robust",))
-    sources = sorted({r["data"]["source"] for r in records})
-    if data is None and len(sources) > 1:
-        raise ConfigError(f"the robust records hold data sources {sources}; choose one with --data")
-    chosen: dict[tuple, dict] = {}
-    for r in records:
-        if data is not None and r["data"]["source"] != data:
-            continue
-        key = (r["seed"], r["model"], r["pooling"], r["regime"], r["attack"], r["epsilon"], r["iterations"],
-               r["image_set"]["digest"])
-        if key not in chosen or (created_at(r), r["_file"]) > (created_at(chosen[key]), chosen[key]["_file"]):
-            chosen[key] = r
+    chosen = {_key(r): r for r in newest_per_cell(records, _key, data=data, what="robust")}
     rows = []
     for key, r in sorted(chosen.items(), key=lambda kv: _order(kv[1])):
         samples = pd.read_parquet(Path(results_dir) / r["per_sample"], columns=["label", "adv_prob", "clean_prob"])
@@ -52,6 +41,11 @@ def robust_cells(results_dir: Path, *, data: str | None = None, resamples: int =
                      "clean_hi": clean["accuracy"].hi, "success_rate": r["success_rate"],
                      "gradients": r["gradients"], "attack_seconds": r["attack_seconds"]})
     return pd.DataFrame(rows)
+
+
+def _key(r: dict) -> tuple:
+    return (r["seed"], r["model"], r["pooling"], r["regime"], r["attack"], r["epsilon"], r["iterations"],
+            r["image_set"]["digest"])
 
 
 def _order(record: dict) -> tuple:
@@ -128,9 +122,8 @@ def render_robust(results_dir: Path, *, data: str | None = None, resamples: int 
     frame, notes = wide_table(cells)
     title = "Accuracy under fixed-budget L-inf attacks: G2 PGD vs APGD-CE, standard vs adversarially trained"
     written.update(write_table(out, "robust_accuracy", frame, notes, title))
-    for name, text in (("robust_cells.csv", csv_text(cells.drop(columns=["digest"]).astype(
-                           {c: str for c in ("seed", "iterations", "n", "gradients")})))):
-        written[name] = atomic_write_text(out / name, text)
+    long = cells.drop(columns=["digest"]).astype({c: str for c in ("seed", "iterations", "n", "gradients")})
+    written["robust_cells.csv"] = atomic_write_text(out / "robust_cells.csv", csv_text(long))
     written.update(robust_figure(cells, results_dir / "figures"))
     log(f"robust: {len(cells)} cells -> {out}")
     return written

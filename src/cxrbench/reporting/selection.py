@@ -21,14 +21,12 @@ its row is an error too: the row's Clean column and its attack columns would des
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from cxrbench.errors import ConfigError, DataError
-from cxrbench.reporting.schema import check_record
+from cxrbench.errors import ConfigError
+from cxrbench.reporting.records import created_at, load_records
 
 #: Filter name -> how to read it from a record, and the option that sets it in the scripts.
 _FACETS: dict[str, tuple[Callable[[dict], Any], str]] = {
@@ -104,37 +102,6 @@ class Selections:
         chosen = [f"{k} {v}" for k, v in self.filters.items() if v is not None and k != "seed"]
         seeds = ", ".join(map(str, self.seeds)) or "none"
         return ", ".join([*chosen, f"seed{'s' if len(self.seeds) != 1 else ''} {seeds}"])
-
-
-def created_at(record: dict) -> datetime:
-    try:
-        return datetime.strptime(record.get("created", ""), "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:  # an unparsable stamp sorts first, so any dated record wins over it
-        return datetime.min.replace(tzinfo=timezone.utc)
-
-
-def load_records(records_dir: Path, kinds: tuple[str, ...] = _KINDS) -> list[dict]:
-    """Every record of ``kinds`` under ``records_dir``, all schema-checked; one error listing all bad files."""
-    records, bad = [], []
-    for path in sorted(records_dir.rglob("*.json")):
-        try:
-            record = check_record(json.loads(path.read_text()), str(path))
-        except (OSError, json.JSONDecodeError) as exc:
-            bad.append(f"unreadable record {path} ({exc}); delete it or rerun the run that wrote it")
-            continue
-        except DataError as exc:
-            bad.append(str(exc))
-            continue
-        if not isinstance(record.get("seed"), int) or isinstance(record.get("seed"), bool):
-            bad.append(f"{path} has seed {record.get('seed')!r}, not an integer; rerun the run that wrote it")
-            continue
-        record["_file"] = path.relative_to(records_dir).as_posix()  # unique, stable tie-break
-        if record["kind"] in kinds:
-            records.append(record)
-    if bad:  # all of them at once: fixing one file at a time through reruns would be tedious
-        more = f" (and {len(bad) - 1} more: {'; '.join(bad[1:])})" if len(bad) > 1 else ""
-        raise DataError(bad[0] + more)
-    return records
 
 
 def _resolve(records: list[dict], requested: dict[str, Any]) -> dict[str, Any]:
@@ -274,7 +241,7 @@ def select_records(results_dir: Path, *, seed: int | None = None, data: str | No
             configurations in different seeds.
     """
     results_dir = Path(results_dir)
-    records = load_records(results_dir / "records")
+    records = load_records(results_dir / "records", kinds=_KINDS)
     filters = _resolve(records, {"data": data, "train": train})
     kept = [r for r in records if all(v is None or _FACETS[k][0](r) == v for k, v in filters.items())]
     if seed is not None:

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxrbench.errors import ConfigError
 from cxrbench.reporting.bootstrap import Interval
 from cxrbench.reporting.figures import variant_label
-from cxrbench.reporting.selection import created_at, load_records
+from cxrbench.reporting.records import load_records, newest_per_cell
 
 #: Z of a two-sided 95% interval.
 _Z95 = 1.959963984540054
@@ -48,18 +47,10 @@ def median_interval(values: np.ndarray, *, resamples: int = 1000, seed: int = 0)
 def load_study(results_dir: Path, study: str, *, data: str | None = None) -> list[dict]:
     """The newest record of every cell of ``study``, each with its per-image table under ``"table"``."""
     records = [r for r in load_records(Path(results_dir) / "records", kinds=("study",)) if r["study"] == study]
-    sources = sorted({r["data"]["source"] for r in records})
-    if data is None and len(sources) > 1:
-        raise ConfigError(f"the {study} records hold data sources {sources}; choose one with --data")
-    chosen: dict[tuple, dict] = {}
-    for r in records:
-        if data is not None and r["data"]["source"] != data:
-            continue
-        key = tuple(r["image_set"]["digest"] if k == "digest" else r[k] for k in _CELL)
-        if key not in chosen or (created_at(r), r["_file"]) > (created_at(chosen[key]), chosen[key]["_file"]):
-            chosen[key] = r
+    cell = lambda r: tuple(r["image_set"]["digest"] if k == "digest" else r[k] for k in _CELL)  # noqa: E731
+    chosen = newest_per_cell(records, cell, data=data, what=study)
     out = []
-    for r in chosen.values():
+    for r in chosen:
         table = pd.read_parquet(Path(results_dir) / r["per_sample"])
         out.append({**r, "table": table, "variant": variant_label(r["model"], r["pooling"], r["regime"])})
     return sorted(out, key=lambda r: (r["seed"], r["variant"], r["axis_value"], r["measure"], r["attack"],

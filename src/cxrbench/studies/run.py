@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Callable
 
 from cxrbench.cli import compose_raw
-from cxrbench.config import validate
-from cxrbench.pipeline import resolve_paths
-from cxrbench.runtime import resolve_runtime, seed_everything
+from cxrbench.config import RunConfig, validate
+from cxrbench.pipeline import Paths
+from cxrbench.runtime import Runtime
 from cxrbench.studies.cells import fixed_cell, minimal_cell, prepare_target
-from cxrbench.variants import plan_variants
+from cxrbench.variants import measure_variants, plan_variants, tally
 
 
 def run_study(overrides: list[str], config_dir: Path, root: Path, *, log: Callable[[str], None] = print,
@@ -22,22 +22,20 @@ def run_study(overrides: list[str], config_dir: Path, root: Path, *, log: Callab
     wall = time.perf_counter()
     study = validate(compose_raw(overrides, config_dir)).study
     base, cfgs = plan_variants(overrides, config_dir, study.variants, axis=study.axis, values=study.values)
-    paths = resolve_paths(base, root)
-    paths.check_writable()
-    runtime = resolve_runtime(base.device)
-    records = []
-    for cfg in cfgs:
-        seed_everything(cfg.seed, cfg.deterministic)
+
+    def measure(cfg: RunConfig, paths: Paths, runtime: Runtime) -> list[dict]:
         target = prepare_target(cfg, paths, runtime, log)
-        records += [fixed_cell(target, eps, paths, runtime, config_dir, log=log) for eps in study.radii()]
-        records += [minimal_cell(target, name, paths, runtime, config_dir, log=log) for name in study.minimal]
+        return ([fixed_cell(target, eps, paths, runtime, config_dir, log=log) for eps in study.radii()]
+                + [minimal_cell(target, name, paths, runtime, config_dir, log=log) for name in study.minimal])
+
+    paths, records = measure_variants(base, cfgs, root, measure)
     outputs = {}
     if render:
         from cxrbench.reporting.studies import render_study
 
         outputs = render_study(study.name, paths.results, data=base.data.source, log=log)
     return {"study": study.name, "records": records, "outputs": outputs, "seconds": time.perf_counter() - wall,
-            "computed": sum(not r["reused"] for r in records), "reused": sum(r["reused"] for r in records)}
+            **tally(records)}
 
 
 def format_report(report: dict) -> str:
