@@ -16,7 +16,6 @@ finishes, so an interrupted walk resumes at the first missing cell.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,16 +34,17 @@ from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.predict import probabilities
 from cxrbench.io import atomic_write
 from cxrbench.pipeline import Paths, clean_predictions, evaluate_clean, prepare_variant, record_base
-from cxrbench.reporting.records import write_record
+from cxrbench.reporting.records import finished_record, write_record
 from cxrbench.reporting.schema import RobustRecord
 from cxrbench.runtime import Runtime
 from cxrbench.training.adversarial import epsilon_label
 from cxrbench.variants import measure_variants, plan_variants, tally
 
+
 def plan(overrides: list[str], config_dir: Path) -> tuple[RunConfig, list[RunConfig]]:
     """Compose and validate every variant's config (per seed) before any work starts."""
     base = validate(compose_raw(overrides, config_dir))
-    return plan_variants(overrides, config_dir, base.robust.variants)
+    return base, plan_variants(base, overrides, config_dir, base.robust.variants)
 
 
 def fixed_budget_attack(name: str, iterations: int, seed: int, config_dir: Path):
@@ -101,11 +101,12 @@ def run_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, config_dir: Path
             stem = f"{variant.name}-{variant.key}/{name}-{epsilon_label(eps).replace('/', 'of')}-{cell_key}"
             record_path = paths.records / "robust" / f"{stem}.json"
             per_sample = Path("predictions") / "robust" / f"{stem}.parquet"
-            if record_path.exists() and (paths.results / per_sample).exists():
+            finished = finished_record(record_path, paths.results / per_sample)
+            if finished:
                 table = pd.read_parquet(paths.results / per_sample)
                 state.adv_prob, state.broken = table["adv_prob"].to_numpy(), table["broken"].to_numpy(bool)
                 state.broken_at = table["broken_at"].to_numpy(float)
-                records.append({**json.loads(record_path.read_text()), "path": str(record_path), "reused": True})
+                records.append(finished)
                 continue
             todo = np.flatnonzero(~state.broken)
             tic = time.perf_counter()

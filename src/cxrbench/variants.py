@@ -19,19 +19,19 @@ from cxrbench.runtime import Runtime, resolve_runtime, seed_everything
 PER_VARIANT = ("train", "model", "pooling", "seed")
 
 
-def plan_variants(overrides: list[str], config_dir: Path, recipes: dict[str, list[str]], *,
-                  axis: Optional[str] = None, values: Sequence = ()) -> tuple[RunConfig, list[RunConfig]]:
-    """The base config and every variant's config: seed × recipe × pooling × model (× ``train.<axis>`` value).
+def plan_variants(base: RunConfig, overrides: list[str], config_dir: Path, recipes: dict[str, list[str]], *,
+                  axis: Optional[str] = None, values: Sequence = ()) -> list[RunConfig]:
+    """Every variant's config: seed × recipe × pooling × model (× ``train.<axis>`` value).
 
     Args:
+        base: the command line's validated config (its seeds and poolings are walked).
         overrides: the command line's overrides.
         config_dir: the Hydra config folder.
         recipes: training recipe (a ``configs/train`` option) -> registered model names.
         axis: a training option set per variant (``train_size``, ``input_size``), or None.
         values: its values, in the order the variants are walked.
     """
-    base = validate(compose_raw(overrides, config_dir))
-    varied = tuple(PER_VARIANT) + ((f"train.{axis}",) if axis else ())
+    varied = PER_VARIANT + ((f"train.{axis}",) if axis else ())
     shared = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in varied]
     settings = [[f"train.{axis}={v}"] for v in values] if axis else [[]]
     cfgs = []
@@ -43,7 +43,7 @@ def plan_variants(overrides: list[str], config_dir: Path, recipes: dict[str, lis
                         cfgs.append(validate(compose_raw(
                             shared + [f"train={recipe}", f"model={model}", f"pooling={pooling}", f"seed={seed}"]
                             + setting, config_dir)))
-    return base, cfgs
+    return cfgs
 
 
 def measure_variants(base: RunConfig, cfgs: list[RunConfig], root: Path,

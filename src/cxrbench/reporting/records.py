@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Hashable
 
 from cxrbench.errors import ConfigError, DataError
 from cxrbench.io import atomic_write_json
@@ -52,24 +51,36 @@ def load_records(records_dir: Path, kinds: tuple[str, ...]) -> list[dict]:
     return records
 
 
-def newest_per_cell(records: list[dict], cell: Callable[[dict], Hashable], *, data: str | None,
-                    what: str) -> list[dict]:
-    """The newest record of every cell (``cell(record)``) of one data source; reruns replace older records.
+def cell_key(record: dict, fields: tuple[str, ...]) -> tuple:
+    """The values of ``fields`` in ``record``; ``digest`` names the digest of its image set."""
+    return tuple(record["image_set"]["digest"] if name == "digest" else record[name] for name in fields)
+
+
+def newest_per_cell(records: list[dict], fields: tuple[str, ...], *, data: str | None, what: str) -> dict[tuple, dict]:
+    """The newest record of every cell (records equal in ``fields``) of one data source, by cell key.
 
     Args:
         records: loaded records (:func:`load_records`).
-        cell: what one cell is: records with the same value measure the same thing.
+        fields: what one cell is (see :func:`cell_key`): records equal in them measure the same thing,
+            and a rerun replaces the older record.
         data: the data source to keep (``phantom`` / ``nih``); None: the only one there is.
         what: the records' name in the error when they mix data sources.
     """
     sources = sorted({r["data"]["source"] for r in records})
     if data is None and len(sources) > 1:
         raise ConfigError(f"the {what} records hold data sources {sources}; choose one with --data")
-    chosen: dict = {}
+    chosen: dict[tuple, dict] = {}
     for r in records:
         if data is not None and r["data"]["source"] != data:
             continue
-        key = cell(r)
+        key = cell_key(r, fields)
         if key not in chosen or (created_at(r), r["_file"]) > (created_at(chosen[key]), chosen[key]["_file"]):
             chosen[key] = r
-    return list(chosen.values())
+    return chosen
+
+
+def finished_record(record_path: Path, table_path: Path) -> dict | None:
+    """A cell's record, marked ``reused``, when both it and its per-image table exist (else None: redo it)."""
+    if record_path.exists() and table_path.exists():
+        return {**json.loads(record_path.read_text()), "path": str(record_path), "reused": True}
+    return None

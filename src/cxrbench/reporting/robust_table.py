@@ -28,7 +28,7 @@ _CELL = ("seed", "model", "pooling", "regime", "attack", "epsilon", "iterations"
 def robust_cells(results_dir: Path, *, data: str | None = None, resamples: int = 1000) -> pd.DataFrame:
     """One line per (seed, variant, attack, ε) with accuracy, its interval, clean accuracy, success rate, n."""
     records = load_records(Path(results_dir) / "records", kinds=("robust",))
-    chosen = {_key(r): r for r in newest_per_cell(records, _key, data=data, what="robust")}
+    chosen = newest_per_cell(records, _CELL, data=data, what="robust")
     rows = []
     for key, r in sorted(chosen.items(), key=lambda kv: _order(kv[1])):
         samples = pd.read_parquet(Path(results_dir) / r["per_sample"], columns=["label", "adv_prob", "clean_prob"])
@@ -41,11 +41,6 @@ def robust_cells(results_dir: Path, *, data: str | None = None, resamples: int =
                      "clean_hi": clean["accuracy"].hi, "success_rate": r["success_rate"],
                      "gradients": r["gradients"], "attack_seconds": r["attack_seconds"]})
     return pd.DataFrame(rows)
-
-
-def _key(r: dict) -> tuple:
-    return (r["seed"], r["model"], r["pooling"], r["regime"], r["attack"], r["epsilon"], r["iterations"],
-            r["image_set"]["digest"])
 
 
 def _order(record: dict) -> tuple:

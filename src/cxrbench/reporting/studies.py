@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from cxrbench.io import atomic_write_text
@@ -72,8 +73,6 @@ def render_budget(cells: list[dict], out: Path, figures_dir: Path) -> dict[str, 
 
 def _fine(radii: list[float]) -> list[float]:
     """A dense log grid over the fixed radii, for the minimal-ε step curves."""
-    import numpy as np
-
     return sorted(set(np.geomspace(min(radii), max(radii), 80)) | set(radii))
 
 

@@ -47,8 +47,7 @@ def median_interval(values: np.ndarray, *, resamples: int = 1000, seed: int = 0)
 def load_study(results_dir: Path, study: str, *, data: str | None = None) -> list[dict]:
     """The newest record of every cell of ``study``, each with its per-image table under ``"table"``."""
     records = [r for r in load_records(Path(results_dir) / "records", kinds=("study",)) if r["study"] == study]
-    cell = lambda r: tuple(r["image_set"]["digest"] if k == "digest" else r[k] for k in _CELL)  # noqa: E731
-    chosen = newest_per_cell(records, cell, data=data, what=study)
+    chosen = newest_per_cell(records, _CELL, data=data, what=study).values()
     out = []
     for r in chosen:
         table = pd.read_parquet(Path(results_dir) / r["per_sample"])

@@ -37,7 +37,7 @@ from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.predict import probabilities
 from cxrbench.io import atomic_write
 from cxrbench.pipeline import Paths, Variant, clean_predictions, evaluate_clean, prepare_variant, record_base
-from cxrbench.reporting.records import write_record
+from cxrbench.reporting.records import finished_record, write_record
 from cxrbench.reporting.schema import StudyRecord
 from cxrbench.robustness import fixed_budget_attack
 from cxrbench.runtime import Runtime
@@ -78,14 +78,6 @@ def cell_paths(paths: Paths, study: str, variant: Variant, name: str) -> tuple[P
     return paths.records / "study" / f"{stem}.json", Path("predictions") / "study" / f"{stem}.parquet"
 
 
-def _reuse(record_path: Path, table: Path) -> dict | None:
-    if record_path.exists() and table.exists():
-        import json
-
-        return {**json.loads(record_path.read_text()), "path": str(record_path), "reused": True}
-    return None
-
-
 def _record(target: Target, runtime: Runtime, labels: np.ndarray, adv_prob: np.ndarray, per_sample: Path,
             **fields) -> StudyRecord:
     cfg, study = target.cfg, target.cfg.study
@@ -112,7 +104,7 @@ def fixed_cell(target: Target, epsilon: float, paths: Paths, runtime: Runtime, c
     cell_key = digest({"attack": study.attack, "params": params, "epsilon": epsilon, "images": images})
     record_path, per_sample = cell_paths(paths, study.name, target.variant,
                                          f"{study.attack}-{epsilon_label(epsilon).replace('/', 'of')}-{cell_key}")
-    reused = _reuse(record_path, paths.results / per_sample)
+    reused = finished_record(record_path, paths.results / per_sample)
     if reused:
         return reused
     model = target.variant.model.eval()
@@ -160,7 +152,7 @@ def minimal_cell(target: Target, name: str, paths: Paths, runtime: Runtime, conf
     params = attack_parameters(run_cfg, spec)
     made = ensure_crafted(run_cfg, spec, params, target.variant, paths, runtime, log)
     record_path, per_sample = cell_paths(paths, study.name, target.variant, f"{name}-minimal-{made.key}")
-    reused = _reuse(record_path, paths.results / per_sample)
+    reused = finished_record(record_path, paths.results / per_sample)
     if reused:
         return reused
     crafted = made.table.set_index("image_id").loc[target.view.ids]

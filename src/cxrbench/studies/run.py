@@ -20,8 +20,9 @@ def run_study(overrides: list[str], config_dir: Path, root: Path, *, log: Callab
               render: bool = True) -> dict:
     """Measure every cell of the configured study, then render its tables from the records."""
     wall = time.perf_counter()
-    study = validate(compose_raw(overrides, config_dir)).study
-    base, cfgs = plan_variants(overrides, config_dir, study.variants, axis=study.axis, values=study.values)
+    base = validate(compose_raw(overrides, config_dir))
+    study = base.study
+    cfgs = plan_variants(base, overrides, config_dir, study.variants, axis=study.axis, values=study.values)
 
     def measure(cfg: RunConfig, paths: Paths, runtime: Runtime) -> list[dict]:
         target = prepare_target(cfg, paths, runtime, log)
