@@ -153,6 +153,8 @@ def test_train_size_and_confidence_studies_render_their_tables(tmp_path):
                               "study.iterations=2", "study.report_iterations=[2]"), CONFIGS, ROOT, **QUIET)
     assert sorted(r["train_images"] for r in report["records"]) == [12, 24]
     assert len({r["model_key"] for r in report["records"]}) == 2
+    # The subset models write no clean record that Tables 1-2 would read as the standard IRv2/max cell.
+    assert not (tmp_path / "results" / "records" / "clean").exists()
     rows = pd.read_csv(tmp_path / "results" / "tables" / "studies" / "train_size" / "train_size.csv")
     assert list(rows["train_images"]) == [12, 24] and "2/255" in rows.columns
 
