@@ -1,4 +1,4 @@
-"""Main entry: train (or reuse) both architectures, attack, evaluate white-box and black-box.
+"""Main entry: train (or reuse) the models of grid.models, attack, evaluate white-box and black-box.
 
     python scripts/run.py attack=pgd model=nasnet pooling=avg
     python scripts/run.py model=irv2 pooling=max        # no attack: clean accuracy and AUC only
@@ -14,7 +14,6 @@ from omegaconf import DictConfig
 from cxrbench.cli import preflight
 from cxrbench.config import peer_config, validate
 from cxrbench.errors import CxrBenchError
-from cxrbench.models import list_models
 from cxrbench.pipeline import run_clean
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,8 +29,9 @@ def main(cfg: DictConfig) -> None:
             return
         from cxrbench.attack_pipeline import format_summary, run_attack
 
-        (other,) = [m for m in list_models() if m != run.model.name]
-        records = run_attack(run, peer_config(cfg, other, CONFIGS), ROOT)
+        # The black-box partners: the other models of the grid (by default the paper's pair).
+        peers = [peer_config(cfg, m, CONFIGS) for m in run.grid.models if m != run.model.name]
+        records = run_attack(run, peers, ROOT)
         print(format_summary(records))
         print(f"records: {Path(records[0]['path']).parent}")
     except CxrBenchError as exc:

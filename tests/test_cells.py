@@ -54,8 +54,8 @@ def test_a_cell_where_nothing_was_fooled_equals_the_clean_figure_of_its_images(t
 
 def test_paper_recipe_shares_one_image_space_between_299_and_331_px_models():
     _, cells = plan(["experiment=paper", "data.root=/nonexistent"], CONFIGS)
-    sizes = {(c.cfg.train.input_size, c.peer.train.input_size) for c in cells}
-    spaces = {(c.cfg.train.canonical_size, c.peer.train.canonical_size) for c in cells}
+    sizes = {(c.cfg.train.input_size, c.peers[0].train.input_size) for c in cells}
+    spaces = {(c.cfg.train.canonical_size, c.peers[0].train.canonical_size) for c in cells}
     assert sizes == {(299, 331)} and spaces == {(331, 331)}
 
 

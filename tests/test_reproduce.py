@@ -24,7 +24,7 @@ def test_plan_covers_the_grid_and_validates_every_cell_first():
     base, cells = plan(["experiment=quick"], CONFIGS)
     assert len(cells) == 20 and base.train.name == "quick" and base.data.source == "phantom"
     assert {(c.pooling, c.attack) for c in cells} == {(p, a) for p in ("max", "avg") for a in base.grid.attacks}
-    assert all((c.cfg.model.name, c.peer.model.name) == ("irv2", "nasnet") for c in cells)
+    assert all((c.cfg.model.name, *(p.model.name for p in c.peers)) == ("irv2", "nasnet") for c in cells)
     with pytest.raises(ConfigError, match="unknown attack 'cw'"):
         plan(["experiment=quick", "grid.attacks=[pgd,cw]"], CONFIGS)
     with pytest.raises(ConfigError, match="grid.attacks"):
@@ -54,7 +54,7 @@ def test_paper_experiment_is_the_full_protocol():
     assert (base.data.source, base.data.split, base.train.name) == ("nih", "paper", "paper")
     assert all(c.cfg.attack.resolved_profile(c.cfg.train.name) == "paper" for c in cells)
     assert all(c.cfg.attack.images(c.cfg.train.name) is None for c in cells)  # all 200 test images
-    assert {c.cfg.train.input_size for c in cells} == {299} and {c.peer.train.input_size for c in cells} == {331}
+    assert {c.cfg.train.input_size for c in cells} == {299} and {c.peers[0].train.input_size for c in cells} == {331}
 
 
 def test_reproduce_runs_the_grid_resumes_and_renders_tables(tiny_overrides, tmp_path):

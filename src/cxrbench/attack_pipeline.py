@@ -1,10 +1,11 @@
 """The attack run: white-box and black-box evaluation of one attack on one pooling variant.
 
-Both architectures with the configured pooling are trained (or reused); the attack is crafted
-once on each (stored under ``results/adversarial/``, resumable) and every stored set is evaluated
-on both: crafted and tested on the same network is white-box, crafted on one and tested on the
-other is black-box (Taghanaki et al. 2018, Tables 1 and 2). One summary record per
-(setting, target) lands under ``results/records/attack/``.
+The configured model and its peers (the other models of ``grid.models``), all with the configured
+pooling, are trained (or reused); the attack is crafted once on each (stored under
+``results/adversarial/``, resumable) and every stored set is evaluated on every model: crafted and
+tested on the same network is white-box, crafted on one and tested on another is black-box
+(Taghanaki et al. 2018, Tables 1 and 2, for their pair; a source x target transfer matrix for any
+set). One summary record per (source, target) lands under ``results/records/attack/``.
 """
 from __future__ import annotations
 
@@ -114,10 +115,10 @@ def ensure_crafted(cfg: RunConfig, spec: AttackSpec, params: dict, source: Varia
     return CraftedSet(source, directory, key, table, reused=done)
 
 
-def run_attack(cfg: RunConfig, peer: RunConfig, default_root: Path, log=print) -> list[dict]:
-    """Craft ``cfg.attack`` on ``cfg``'s model and on its ``peer`` architecture; evaluate all four pairs.
+def run_attack(cfg: RunConfig, peers: list[RunConfig], default_root: Path, log=print) -> list[dict]:
+    """Craft ``cfg.attack`` on ``cfg``'s model and on each of ``peers``; evaluate every (source, target) pair.
 
-    Returns the summary records, the configured model's white-box and black-box rows first.
+    Returns the summary records, target by target (``cfg``'s model first), white-box first.
     """
     wall = time.perf_counter()
     spec = get_attack_spec(cfg.attack.name)
@@ -126,8 +127,9 @@ def run_attack(cfg: RunConfig, peer: RunConfig, default_root: Path, log=print) -
     paths.check_writable()
     seed_everything(cfg.seed, cfg.deterministic)
     runtime = resolve_runtime(cfg.device)
-    variants = [prepare_variant(c, paths, runtime, log) for c in (cfg, peer)]
-    for c, variant in zip((cfg, peer), variants):  # the tables' Clean column
+    configs = [cfg, *peers]
+    variants = [prepare_variant(c, paths, runtime, log) for c in configs]
+    for c, variant in zip(configs, variants):  # the tables' Clean column
         evaluate_clean(c, variant, paths, runtime, wall=wall, log=log)
     crafted = [ensure_crafted(cfg, spec, params, v, paths, runtime, log) for v in variants]
     weaker = deviations(cfg, spec, params)

@@ -98,6 +98,8 @@ def _grid(node: Any) -> GridConfig:
         get_attack_spec(name)
     for name in grid.models:
         _choice(name, tuple(list_models()), "model in grid.models")
+    if len(set(grid.models)) != len(grid.models):
+        raise ConfigError(f"grid.models names a model twice ({grid.models}); list each once")
     for mode in grid.poolings:
         _choice(mode, tuple(POOLING_MODES), "pooling in grid.poolings")
     if not grid.attacks:
@@ -187,6 +189,9 @@ def validate(cfg: DictConfig) -> RunConfig:
         progress=raw.get("progress", True), deterministic=raw.get("deterministic", True),
     )
     _choice(run.model.name, tuple(list_models()), "model")
+    if run.model.checkpoint and run.model.weights:
+        raise ConfigError("model.checkpoint (evaluate these trained weights) and model.weights (initialise, then "
+                          "train) exclude each other; drop one")
     _choice(run.pooling.mode, POOLING_MODES, "pooling")
     _choice(run.train.optimizer, OPTIMIZERS, "train.optimizer")
     _choice(run.train.schedule, SCHEDULES, "train.schedule")

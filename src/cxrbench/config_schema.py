@@ -43,7 +43,8 @@ class ModelConfig:
     channels: int = 1
     input_size: int = 331
     batch_size: int = 8
-    checkpoint: Optional[str] = None
+    checkpoint: Optional[str] = None   # evaluate this cxrbench checkpoint instead of training
+    weights: Optional[str] = None      # initialise from this local weights file, then train
 
 
 @dataclass
@@ -126,7 +127,11 @@ class AttackConfig:
 
 @dataclass
 class GridConfig:
-    """The experiment grid that ``scripts/reproduce.py`` walks (attacks × poolings, both models)."""
+    """The experiment grid that ``scripts/reproduce.py`` walks: attacks × poolings, each crafted on every model.
+
+    ``models`` is the set of the black-box transfer: every (source, target) pair is evaluated.
+    Tables 1-2 show the paper's pair (IRv2, NASNet-L); the transfer matrices show the whole set.
+    """
 
     attacks: List[str] = field(default_factory=list)   # empty: the paper's ten attacks
     models: List[str] = field(default_factory=lambda: ["irv2", "nasnet"])

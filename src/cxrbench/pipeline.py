@@ -22,6 +22,7 @@ from cxrbench.evaluation.predict import predict_proba
 from cxrbench.io import atomic_write, check_writable
 from cxrbench.models import create_model
 from cxrbench.models.factory import CXRClassifier
+from cxrbench.models.init_weights import initialise_from
 from cxrbench.reporting.records import write_record
 from cxrbench.reporting.schema import CleanRecord
 from cxrbench.runtime import Runtime, resolve_runtime, seed_everything
@@ -108,9 +109,15 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
         return Variant(runtime.prepare(model), data, f"ckpt-{_file_digest(given)}", split_digest,
                        {"checkpoint": str(given), "reused": True}, regime)
     train, data = training_subset(cfg.train, data, cfg.seed)
-    key = checkpoint_key(data.description, split_digest, model, train, cfg.seed)
-    trained = ensure_trained(model, data, train, paths.checkpoints, runtime, seed=cfg.seed, progress=cfg.progress)
+    init = initialise_from(model, cfg.model.weights) if cfg.model.weights else None
+    if init:
+        log(f"model: initialised {init['loaded']} tensors from {init['file']} ({len(init['fresh'])} left fresh)")
+    digest = init["digest"] if init else None
+    key = checkpoint_key(data.description, split_digest, model, train, cfg.seed, digest)
+    trained = ensure_trained(model, data, train, paths.checkpoints, runtime, seed=cfg.seed, progress=cfg.progress,
+                             init=digest)
     training = {"checkpoint": str(trained.directory / "best.pt"), "reused": trained.reused,
+                **({"initial_weights": {k: init[k] for k in ("file", "digest", "loaded")}} if init else {}),
                 **{k: trained.summary[k] for k in ("best_step", "best_val_auc", "steps", "train_seconds")}}
     ident = trained.model.identity
     log(f"model: {'reused' if trained.reused else 'trained'} {ident.model}/{ident.pooling} ({train.adversary.describe()}"

@@ -1,7 +1,7 @@
 """One experiment end to end: train, attack, tabulate, plot.
 
 ``scripts/reproduce.py experiment=quick`` walks the experiment's grid (every attack × pooling,
-both architectures) through :func:`cxrbench.attack_pipeline.run_attack`, the code path of
+crafted on every model of ``grid.models`` and tested on every one) through :func:`cxrbench.attack_pipeline.run_attack`, the code path of
 ``scripts/run.py attack=<a> pooling=<p>``, so this command, single runs and multirun sweep jobs
 share one store of trained models and crafted adversarials. Whatever is finished is reused: a
 killed run started again picks up at the first unfinished chunk of the first unfinished cell.
@@ -24,13 +24,13 @@ from cxrbench.pipeline import resolve_paths
 
 @dataclass
 class Cell:
-    """One (seed, pooling, attack) of the grid: both architectures, white-box and black-box."""
+    """One (seed, pooling, attack) of the grid: every model, white-box and black-box."""
 
     seed: int
     pooling: str
     attack: str
     cfg: RunConfig
-    peer: RunConfig
+    peers: list[RunConfig]
 
 
 @dataclass
@@ -64,16 +64,17 @@ def plan(overrides: list[str], config_dir: Path) -> tuple[RunConfig, list[Cell]]
                           "grid.attacks=[pgd,fgsm] instead of attack=")
     base = validate(compose_raw([o for o in overrides if not _is_attack_override(o)], config_dir))
     models = base.grid.models
-    if len(models) != 2 or models[0] == models[1]:
-        raise ConfigError(f"grid.models must name two architectures (black-box transfer crafts on one and "
-                          f"tests on the other), got {models}")
+    if len(models) < 2:
+        raise ConfigError(f"grid.models must name at least two architectures (black-box transfer crafts on one "
+                          f"and tests on the others), got {models}")
     cells = []
     for seed in base.seeds or [base.seed]:
         for pooling in base.grid.poolings:
             for attack in base.grid.attacks:
                 raw = compose_raw(overrides + [f"attack={attack}", f"pooling={pooling}", f"model={models[0]}",
                                                f"seed={seed}"], config_dir)
-                cells.append(Cell(seed, pooling, attack, validate(raw), peer_config(raw, models[1], config_dir)))
+                peers = [peer_config(raw, m, config_dir) for m in models[1:]]
+                cells.append(Cell(seed, pooling, attack, validate(raw), peers))
     return base, cells
 
 
@@ -92,7 +93,7 @@ def reproduce(overrides: list[str], config_dir: Path, root: Path, *, log: Callab
     for cell in bar:
         started = time.perf_counter()
         bar.set_postfix_str(f"seed {cell.seed}: {cell.attack} / {cell.pooling}")
-        records = run_attack(cell.cfg, cell.peer, root, log=say)
+        records = run_attack(cell.cfg, cell.peers, root, log=say)
         for record in records:
             if record["setting"] == "white-box":  # one per crafted set
                 report.crafted_reused += int(record["crafted_reused"])

@@ -77,6 +77,7 @@ def create_model(name: str, pooling: str, *, input_size: int, channels: int = 1,
         raise ConfigError(f"channels must be 1 or 3, got {channels}")
     backbone = apply_pooling(spec.builder(num_classes, channels), pooling)
     cfg = getattr(backbone, "pretrained_cfg", {}) or {}
+    mean, std = spec.mean or cfg.get("mean", (0.5,) * 3), spec.std or cfg.get("std", (0.5,) * 3)
     identity = ModelIdentity(model=name, timm_name=spec.timm_name, pooling=pooling,
                              input_size=input_size, channels=channels, num_classes=num_classes)
-    return CXRClassifier(backbone, identity, cfg.get("mean", (0.5,) * 3), cfg.get("std", (0.5,) * 3))
+    return CXRClassifier(backbone, identity, mean, std)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import torch.nn as nn
 
@@ -15,11 +15,17 @@ class ModelSpec:
 
     Attributes:
         name: short name used in configs (``irv2``).
-        timm_name: the timm architecture it builds.
-        paper_id: the abbreviation of Taghanaki et al. 2018's tables (``IR2``).
+        timm_name: the architecture it builds: a timm name, or another library's class
+            (stored in checkpoints as part of the model identity).
+        paper_id: its label in tables and figures: the abbreviation of Taghanaki et al. 2018's
+            tables (``IR2``) for their two networks, a short name of ours for the others.
         native_size: input size of the original network.
         min_size: smallest input the network accepts.
         builder: returns the backbone (no pretrained weights) for ``(num_classes, in_chans)``.
+        in_paper: one of Taghanaki et al.'s two networks, whose pair fills Tables 1-2 (the
+            transfer matrices take any set of models).
+        mean, std: per-channel normalisation of ``[0, 1]`` inputs the backbone expects; None:
+            the timm ``pretrained_cfg`` of the built backbone.
     """
 
     name: str
@@ -28,6 +34,9 @@ class ModelSpec:
     native_size: int
     min_size: int
     builder: Callable[[int, int], nn.Module]
+    in_paper: bool = True
+    mean: Optional[tuple[float, ...]] = None
+    std: Optional[tuple[float, ...]] = None
 
 
 _MODELS: dict[str, ModelSpec] = {}
@@ -41,9 +50,9 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-def list_models() -> list[str]:
-    """Names of all registered backbones, sorted."""
-    return sorted(_MODELS)
+def list_models(*, in_paper: bool | None = None) -> list[str]:
+    """Names of the registered backbones, sorted; ``in_paper`` keeps only (or drops) the paper's pair."""
+    return sorted(n for n, s in _MODELS.items() if in_paper is None or s.in_paper == in_paper)
 
 
 def get_model_spec(name: str) -> ModelSpec:

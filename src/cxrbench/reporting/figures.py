@@ -26,7 +26,7 @@ from cxrbench.models import list_models  # noqa: E402
 from cxrbench.reporting.tables import POOLING, POOLING_LABEL, STANDARD, model_label  # noqa: E402
 
 #: Variants (model, pooling, regime) in the order of the paper's table rows.
-VARIANTS = [(model, pooling, STANDARD) for pooling in POOLING.values() for model in list_models()]
+VARIANTS = [(model, pooling, STANDARD) for pooling in POOLING.values() for model in list_models(in_paper=True)]
 
 
 def variant_label(model: str, pooling: str, regime: str = STANDARD) -> str:

@@ -18,6 +18,10 @@ Within one seed, a table cell is (setting, target model, pooling, training regim
 
 An attack record whose target weights (``model_key``) differ from those of the clean record of
 its row is an error too: the row's Clean column and its attack columns would describe two models.
+
+Only the paper's pair of models (the registry's ``in_paper`` backbones) fills these tables; records
+that involve another model (as target or as source) belong to the transfer matrices
+(:mod:`cxrbench.reporting.transfer`) and are left out here, with a note.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cxrbench.errors import ConfigError
+from cxrbench.models import list_models
 from cxrbench.reporting.records import created_at, load_records
 
 #: Filter name -> how to read it from a record, and the option that sets it in the scripts.
@@ -241,7 +246,9 @@ def select_records(results_dir: Path, *, seed: int | None = None, data: str | No
             configurations in different seeds.
     """
     results_dir = Path(results_dir)
-    records = load_records(results_dir / "records", kinds=_KINDS)
+    loaded = load_records(results_dir / "records", kinds=_KINDS)
+    pair = set(list_models(in_paper=True))
+    records = [r for r in loaded if r["model"] in pair and r.get("source", r["model"]) in pair]
     filters = _resolve(records, {"data": data, "train": train})
     kept = [r for r in records if all(v is None or _FACETS[k][0](r) == v for k, v in filters.items())]
     if seed is not None:
@@ -256,6 +263,9 @@ def select_records(results_dir: Path, *, seed: int | None = None, data: str | No
     if dropped:
         selections.notes.append(f"{dropped} of {len(records)} records left out by the filters "
                                 f"({selections.describe()})")
+    if len(records) < len(loaded):
+        selections.notes.append(f"{len(loaded) - len(records)} records of models outside the paper's pair "
+                                f"({', '.join(sorted(pair))}) left to the transfer matrices")
     for line in [*selections.notes, *(n for s in selections.seeds.values() for n in s.notes)]:
         log(f"records: {line}")
     return selections

@@ -23,8 +23,8 @@ _TRAIN_KEYS_IGNORED = ("eval_batch_size",)
 
 
 def checkpoint_key(data_description: dict, split_digest: str, model: CXRClassifier, train: TrainConfig,
-                   seed: int) -> str:
-    """Hash of (data, split, model variant, training recipe, seed)."""
+                   seed: int, init: str | None = None) -> str:
+    """Hash of (data, split, model variant, training recipe, seed, and the initial weights' digest if any)."""
     recipe = {k: v for k, v in asdict(train).items() if k not in _TRAIN_KEYS_IGNORED}
     if train.canonical_size == model.identity.input_size:
         # The images reach the network exactly as before the image space existed: keys, and the
@@ -34,8 +34,11 @@ def checkpoint_key(data_description: dict, split_digest: str, model: CXRClassifi
         recipe.pop("train_size")  # the whole training split: keys from before nested subsets stay valid
     if train.adversary.method == "none":
         recipe.pop("adversary")  # standard training: keys from before adversarial training stay valid
-    blob = json.dumps({"data": data_description, "split": split_digest, "model": model.identity.as_dict(),
-                       "train": recipe, "seed": seed}, sort_keys=True, default=str)
+    blob = {"data": data_description, "split": split_digest, "model": model.identity.as_dict(),
+            "train": recipe, "seed": seed}
+    if init is not None:  # from scratch: keys from before initial weights existed stay valid
+        blob["init"] = init
+    blob = json.dumps(blob, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -48,14 +51,15 @@ class TrainedModel:
 
 
 def ensure_trained(model: CXRClassifier, data: DataBundle, train: TrainConfig, checkpoint_root: Path,
-                   runtime: Runtime, *, seed: int, progress: bool = True) -> TrainedModel:
+                   runtime: Runtime, *, seed: int, progress: bool = True, init: str | None = None) -> TrainedModel:
     """Return ``model`` loaded with its best checkpoint, training it first if no finished one exists.
 
     A finished run leaves ``done.json``; an unfinished one leaves ``last.pt`` and is
-    resumed. A file lock keeps two jobs from training the same variant at once.
+    resumed. A file lock keeps two jobs from training the same variant at once. ``init`` is the
+    digest of the weights ``model`` was initialised from (None: from scratch).
     """
     ident = model.identity
-    key = checkpoint_key(data.description, data.split.digest(), model, train, seed)
+    key = checkpoint_key(data.description, data.split.digest(), model, train, seed, init)
     directory = Path(checkpoint_root) / f"{ident.model}-{ident.pooling}-{ident.input_size}px-{key}"
     directory.mkdir(parents=True, exist_ok=True)
     done = directory / "done.json"
