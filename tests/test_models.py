@@ -4,8 +4,11 @@ import timm
 import torch
 import torch.nn as nn
 
-from cxrbench.errors import ConfigError
+from conftest import CONFIGS, compose_config
+
+from cxrbench.errors import CheckpointError, ConfigError
 from cxrbench.models import create_model, get_model_spec, list_models, max_pool_modules
+from cxrbench.models.init_weights import initialise_from
 from cxrbench.models.pooling import replace_max_pooling
 
 # Smallest inputs each network accepts keep these tests fast.
@@ -13,10 +16,47 @@ SIZES = {"irv2": 75, "nasnet": 32}
 
 
 def test_registry_lists_both_paper_backbones():
-    assert list_models() == ["irv2", "nasnet"]
+    assert list_models(in_paper=True) == ["irv2", "nasnet"]
+    assert set(list_models(in_paper=False)) == set(list_models()) - {"irv2", "nasnet"}
     assert get_model_spec("irv2").paper_id == "IR2" and get_model_spec("nasnet").paper_id == "NL"
     with pytest.raises(ConfigError, match="choose one of: irv2, nasnet"):
         get_model_spec("resnet9")
+
+
+def test_every_registered_backbone_has_its_model_config():
+    assert sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml")) == list_models()
+
+
+def test_local_weights_initialise_the_backbone_and_leave_a_mismatched_head_fresh(tmp_path):
+    torch.manual_seed(0)
+    source = create_model("nasnet", "max", input_size=32, num_classes=3)
+    state = {f"module.{k}": v for k, v in source.backbone.state_dict().items()}  # a DataParallel-style file
+    torch.save(state, tmp_path / "w.pt")
+    torch.manual_seed(1)
+    target = create_model("nasnet", "max", input_size=32)
+    info = initialise_from(target, tmp_path / "w.pt")
+    own, theirs = target.backbone.state_dict(), source.backbone.state_dict()
+    head = [k for k in own if own[k].shape != theirs[k].shape]
+    assert head and info["fresh"] == sorted(head) and info["loaded"] == len(own) - len(head)
+    assert all(torch.equal(own[k], theirs[k]) for k in own if k not in head)
+    assert len(info["digest"]) == 16
+
+
+def test_foreign_or_pickled_weights_are_refused_with_the_fix(tmp_path):
+    model = create_model("nasnet", "max", input_size=32)
+    torch.save({"conv.weight": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="matches 0 of the .* another architecture"):
+        initialise_from(model, tmp_path / "other.pt")
+    torch.save(nn.Linear(2, 2), tmp_path / "pickled.pt")
+    with pytest.raises(CheckpointError, match="saved as its state dict once"):
+        initialise_from(model, tmp_path / "pickled.pt")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        initialise_from(model, tmp_path / "missing.pt")
+
+
+def test_checkpoint_and_initial_weights_exclude_each_other():
+    with pytest.raises(ConfigError, match="exclude each other"):
+        compose_config(["model.checkpoint=a.pt", "model.weights=b.pt"])
 
 
 @pytest.mark.parametrize("name", ["irv2", "nasnet"])

@@ -31,6 +31,8 @@ def test_plan_covers_the_grid_and_validates_every_cell_first():
         plan(["experiment=quick", "attack=pgd"], CONFIGS)
     with pytest.raises(ConfigError, match="two architectures"):
         plan(["experiment=quick", "grid.models=[irv2]"], CONFIGS)
+    with pytest.raises(ConfigError, match="names a model twice"):
+        plan(["experiment=quick", "grid.models=[irv2,nasnet,irv2]"], CONFIGS)
 
 
 @pytest.mark.parametrize("launcher,target", [("basic", "BasicLauncher"), ("joblib", "JoblibLauncher"),
