@@ -1,5 +1,5 @@
 """Backbones, pooling variants and the classifier wrapper."""
-from cxrbench.models import irv2, nasnet  # noqa: F401  (register the families)
+from cxrbench.models import irv2, nasnet, xrv_densenet  # noqa: F401  (register the families)
 from cxrbench.models.factory import CXRClassifier, ModelIdentity, create_model
 from cxrbench.models.pooling import POOLING_MODES, apply_pooling, max_pool_modules, replace_max_pooling
 from cxrbench.models.registry import ModelSpec, get_model_spec, list_models, register_model
