@@ -107,6 +107,10 @@ def reproduce(overrides: list[str], config_dir: Path, root: Path, *, log: Callab
         # One seed: its tables alone; several: every seed the results hold, and the mean ± sd over them.
         only = report.seeds[0] if len(report.seeds) == 1 else None
         report.outputs = render_all(report.results, seed=only, data=base.data.source, train=base.train.name)
+        from cxrbench.reporting.transfer import render_transfer
+
+        report.outputs.update({f"transfer/{k}": v for k, v in render_transfer(
+            report.results, data=base.data.source, log=say).items()})
     report.seconds = time.perf_counter() - wall
     return report
 

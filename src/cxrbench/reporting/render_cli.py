@@ -31,6 +31,10 @@ def render_main(argv: list[str], *, doc: str, default_results: Path, tables: boo
 
             written.update({f"robust/{k}": v for k, v in render_robust(
                 args.results, data=args.data, resamples=args.resamples, log=lambda _: None).items()})
+            from cxrbench.reporting.transfer import render_transfer
+
+            written.update({f"transfer/{k}": v for k, v in render_transfer(
+                args.results, data=args.data, resamples=args.resamples, log=lambda _: None).items()})
             from cxrbench.reporting.studies import list_studies, render_study
 
             for study in list_studies():  # and every study that scripts/study.py left records of

@@ -1,0 +1,105 @@
+"""Multi-label robustness metrics of Ghamizi et al. (2022), each with the formula it computes.
+
+Notation: per image, ``p`` the predicted probabilities of the M findings (``p_adv`` under attack,
+``p_clean`` unattacked), ``z`` the logits, ``P`` the set of ground-truth findings, ``top_k(v)`` the
+indices of the k largest entries of ``v`` (ties by label order).
+
+* k-robust accuracy (their Definitions 1-2): ``acc_k(x) = |top_k(p) ∩ P| / min(k, |P|)``, averaged
+  over the images with at least one finding. Their formula intersects with ``top_k`` of the 0/1
+  ground truth and divides by k; with fewer than k findings that top-k is filled by arbitrary
+  absent labels, so we take the findings themselves and divide by as many as there can be (a
+  model ranking every finding first scores 1). Images without a finding have no top-k ground
+  truth and are left out (counted in the result).
+* Their code's variant (``k_consistency``): the clean top-1 label stays within the adversarial top-k.
+* Per-label ROC-AUC over the images, and their macro mean over the labels where both classes occur.
+* MSE and BCE of the adversarial against the clean output: ``mean_j (p_adv - p_clean)^2`` and
+  ``-mean_j [p_clean log p_adv + (1 - p_clean) log(1 - p_adv)]``, averaged over images.
+* MLACC (Godbole & Sarawagi 2004): ``|Ŷ ∩ Y| / |Ŷ ∪ Y|`` of the thresholded prediction ``Ŷ`` and a
+  reference set ``Y`` (ground truth, or an attack's target); 1 when both are empty.
+* Ordinal loss: the order of the target values is what matters (their section 6, citing Frank &
+  Hall 2001, who reduce an order to binary "ranks above" decisions). Over the label pairs the
+  target ranks strictly apart, ``mean_{t_i > t_j} log(1 + exp(-(z_i - z_j)))``: near 0 when the
+  logits keep the target's order, ``log 2`` when they tie.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+_EPS = 1e-7
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest scores per row (ties broken by label order)."""
+    return np.argsort(-np.asarray(scores), axis=1, kind="stable")[:, :k]
+
+
+@dataclass(frozen=True)
+class KAccuracy:
+    """k-robust accuracy over the images with a finding, and how many had none (left out)."""
+
+    value: float
+    per_image: np.ndarray
+    images: int
+    without_finding: int
+
+
+def k_accuracy(probs: np.ndarray, truth: np.ndarray, k: int) -> KAccuracy:
+    """``mean_x |top_k(p) ∩ P| / min(k, |P|)`` over the images with at least one finding ``P``."""
+    truth = np.asarray(truth).astype(bool)
+    found = truth.sum(axis=1)
+    kept = found > 0
+    picked = top_k(probs, k)
+    hits = np.take_along_axis(truth, picked, axis=1).sum(axis=1)
+    per_image = hits[kept] / np.minimum(k, found[kept])
+    value = float(per_image.mean()) if per_image.size else float("nan")
+    return KAccuracy(value, per_image, int(kept.sum()), int((~kept).sum()))
+
+
+def k_consistency(clean_probs: np.ndarray, adv_probs: np.ndarray, k: int) -> float:
+    """Fraction of images whose clean top-1 label is within the adversarial top-k."""
+    clean_top = np.asarray(clean_probs).argmax(axis=1)
+    return float((top_k(adv_probs, k) == clean_top[:, None]).any(axis=1).mean())
+
+
+def per_label_auc(probs: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """ROC-AUC of every label (NaN where the images hold only one class of it)."""
+    truth = np.asarray(truth)
+    return np.array([roc_auc_score(truth[:, j], probs[:, j]) if 0 < truth[:, j].sum() < len(truth) else np.nan
+                     for j in range(truth.shape[1])])
+
+
+def macro_auc(probs: np.ndarray, truth: np.ndarray) -> float:
+    """Mean per-label ROC-AUC over the labels where both classes occur."""
+    aucs = per_label_auc(probs, truth)
+    return float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
+
+
+def output_mse(adv_probs: np.ndarray, clean_probs: np.ndarray) -> float:
+    """``mean_x mean_j (p_adv - p_clean)^2``."""
+    return float(np.mean((np.asarray(adv_probs) - np.asarray(clean_probs)) ** 2))
+
+
+def output_bce(adv_probs: np.ndarray, clean_probs: np.ndarray) -> float:
+    """``-mean_x mean_j [p_clean log p_adv + (1 - p_clean) log(1 - p_adv)]``."""
+    adv = np.clip(np.asarray(adv_probs, dtype=np.float64), _EPS, 1 - _EPS)
+    clean = np.asarray(clean_probs, dtype=np.float64)
+    return float(-np.mean(clean * np.log(adv) + (1 - clean) * np.log(1 - adv)))
+
+
+def mlacc(predicted: np.ndarray, reference: np.ndarray) -> float:
+    """``mean_x |Ŷ ∩ Y| / |Ŷ ∪ Y|`` of two 0/1 label matrices (1 where both sets are empty)."""
+    predicted, reference = np.asarray(predicted).astype(bool), np.asarray(reference).astype(bool)
+    inter, union = (predicted & reference).sum(axis=1), (predicted | reference).sum(axis=1)
+    return float(np.mean(np.where(union > 0, inter / np.maximum(union, 1), 1.0)))
+
+
+def ordinal_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per image ``mean over pairs with t_i > t_j of softplus(-(z_i - z_j))`` (differentiable; 0 if no pair)."""
+    above = (targets[:, :, None] > targets[:, None, :]).to(logits.dtype)
+    margin = logits[:, :, None] - logits[:, None, :]
+    pairs = above.sum(dim=(1, 2))
+    return (torch.nn.functional.softplus(-margin) * above).sum(dim=(1, 2)) / pairs.clamp(min=1)

@@ -1,0 +1,145 @@
+"""Source × target transfer matrices over any set of models, rendered from the attack records.
+
+Every attack run crafts its attack on each model of ``grid.models`` and tests every crafted set on
+every model (:func:`cxrbench.attack_pipeline.run_attack`); an attack record is one (source, target)
+pair. A matrix gathers the records of one (training recipe, seed, pooling, regime, attack
+configuration): rows are the model the adversarials were crafted on, columns the model they were
+tested on, so the diagonal is white-box and the rest black-box; a last row gives each target's
+clean figure on the same images. All models of one run share the training recipe, so the row and
+column models of a matrix are trained alike. Two configurations of one attack (say the quick
+profile and a fixed-ε PGD) are two matrices, never mixed.
+
+Files: ``tables/transfer/<stem>-{accuracy,auc}.{md,csv,tex}`` (cells with 95% stratified-bootstrap
+intervals), ``tables/transfer/transfer_cells.csv`` (one line per pair) and
+``figures/transfer/<stem>.{png,pdf}`` (heat maps of both metrics). Labels come from the registries.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from cxrbench.attacks import get_attack_spec
+from cxrbench.io import atomic_write_text
+from cxrbench.models import get_model_spec, list_models
+from cxrbench.reporting.bootstrap import bootstrap_metrics
+from cxrbench.reporting.figures import add_notes, plt, save_figure
+from cxrbench.reporting.records import load_records, newest_per_cell
+from cxrbench.reporting.table_format import csv_text, fmt, write_table
+from cxrbench.reporting.tables import POOLING_LABEL, STANDARD
+
+#: One matrix; reruns of one (source, target) pair of it resolve to the newest record.
+_MATRIX = ("train", "seed", "pooling", "regime", "attack", "cell_key")
+_CELL = (*_MATRIX, "source", "model")
+METRICS = {"accuracy": "Accuracy", "auc": "ROC-AUC"}
+
+
+def _with_train(record: dict) -> dict:
+    return {**record, "train": record["config"]["train"]["name"]}
+
+
+def transfer_cells(results_dir: Path, *, data: str | None = None, resamples: int = 1000) -> pd.DataFrame:
+    """One line per (matrix, source, target): accuracy and AUC under attack with intervals, clean figures, n."""
+    records = [_with_train(r) for r in load_records(Path(results_dir) / "records", kinds=("attack",))]
+    chosen = newest_per_cell(records, _CELL, data=data, what="attack")
+    rows = []
+    for key, r in chosen.items():
+        samples = pd.read_parquet(Path(results_dir) / r["per_sample"], columns=["label", "adv_prob"])
+        interval = bootstrap_metrics(samples["label"].to_numpy(), samples["adv_prob"].to_numpy(), resamples=resamples)
+        rows.append({**dict(zip(_CELL, key)), "attack_id": r["attack_id"], "profile": r["profile"], "n": r["images"],
+                     "accuracy": r["accuracy"], "accuracy_lo": interval["accuracy"].lo,
+                     "accuracy_hi": interval["accuracy"].hi, "auc": r["auc"], "auc_lo": interval["auc"].lo,
+                     "auc_hi": interval["auc"].hi, "clean_accuracy": r["clean_accuracy"], "clean_auc": r["clean_auc"],
+                     "success_rate": r["success_rate"], "comparable_with_paper": r["comparable_with_paper"]})
+    return pd.DataFrame(rows)
+
+
+def model_order(names) -> list[str]:
+    """The paper's pair first, then the other registered models, each in registry order."""
+    order = list_models(in_paper=True) + list_models(in_paper=False)
+    return sorted(set(names), key=lambda m: order.index(m) if m in order else len(order))
+
+
+def matrix_stem(key: tuple, keys_of_attack: int) -> str:
+    """``pgd-max-seed0-quick`` (plus the configuration digest when one attack ran several)."""
+    train, seed, pooling, regime, attack, cell = key
+    parts = [attack, pooling, *([regime] if regime != STANDARD else []), f"seed{seed}", train]
+    return "-".join(parts + ([cell[:8]] if keys_of_attack > 1 else []))
+
+
+def matrix_frame(group: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Rows ``crafted on`` (sources, then ``clean``) × columns tested on (targets), as interval texts."""
+    targets = model_order(group["model"])
+    label = {m: get_model_spec(m).paper_id for m in targets}
+    lines = []
+    for source in model_order(group["source"]):
+        line = {"crafted on \\ tested on": get_model_spec(source).paper_id}
+        for row in group[group["source"] == source].itertuples(index=False):
+            value, lo, hi = getattr(row, metric), getattr(row, f"{metric}_lo"), getattr(row, f"{metric}_hi")
+            line[label[row.model]] = f"{fmt(value, 3)} [{fmt(lo, 2)}, {fmt(hi, 2)}]" if value == value else ""
+        lines.append(line)
+    clean = {"crafted on \\ tested on": "clean"}
+    for row in group.drop_duplicates("model").itertuples(index=False):
+        clean[label[row.model]] = fmt(getattr(row, f"clean_{metric}"), 3)
+    lines.append(clean)
+    return pd.DataFrame(lines, columns=["crafted on \\ tested on", *label.values()]).fillna("")
+
+
+def _title(group: pd.DataFrame, key: tuple, metric: str) -> str:
+    train, seed, pooling, regime, attack, _ = key
+    spec, first = get_attack_spec(attack), group.iloc[0]
+    trained = "" if regime == STANDARD else f", {regime.upper()} trained"
+    return (f"{METRICS[metric]} under {spec.paper_id} {spec.title} ({first.profile} profile) transferred between "
+            f"models: {POOLING_LABEL.get(pooling, pooling)} pooling{trained}, {train} recipe, seed {seed}")
+
+
+def heat_map(group: pd.DataFrame, key: tuple, out_dir: Path, stem: str) -> dict[str, Path]:
+    """Accuracy and AUC matrices side by side, each cell annotated with its value."""
+    sources, targets = model_order(group["source"]), model_order(group["model"])
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(3.2 * len(METRICS) + 0.6 * len(targets), 3.4))
+    for ax, (metric, name) in zip(axes, METRICS.items()):
+        values = np.full((len(sources), len(targets)), np.nan)
+        for row in group.itertuples(index=False):
+            values[sources.index(row.source), targets.index(row.model)] = getattr(row, metric)
+        image = ax.imshow(values, vmin=0, vmax=1, cmap="RdYlGn")
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(j, i, "" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=8)
+        ax.set_xticks(range(len(targets)), [get_model_spec(m).paper_id for m in targets])
+        ax.set_yticks(range(len(sources)), [get_model_spec(m).paper_id for m in sources])
+        ax.set_xlabel("tested on")
+        ax.set_ylabel("crafted on")
+        ax.set_title(name, fontsize=9)
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    n = int(group["n"].iloc[0])
+    add_notes(fig, [_title(group, key, "accuracy").replace("Accuracy under", "Under") +
+                    f"; n = {n} test images; diagonal: white-box."], width=90)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return save_figure(fig, out_dir, stem)
+
+
+def render_transfer(results_dir: Path, *, data: str | None = None, resamples: int = 1000,
+                    log: Callable[[str], None] = print) -> dict[str, Path]:
+    """Write every transfer matrix (MD/CSV/LaTeX per metric), the long CSV and the heat maps."""
+    results_dir = Path(results_dir)
+    cells = transfer_cells(results_dir, data=data, resamples=resamples)
+    if cells.empty:
+        log("transfer: no attack records; run scripts/run.py or scripts/reproduce.py first")
+        return {}
+    out, written = results_dir / "tables" / "transfer", {}
+    per_attack = cells.groupby(["train", "seed", "pooling", "regime", "attack"])["cell_key"].nunique()
+    for key, group in cells.groupby(list(_MATRIX), sort=True):
+        stem = matrix_stem(key, per_attack[key[:-1]])
+        for metric in METRICS:
+            notes = [f"n = {int(group['n'].iloc[0])} test images (a seeded stratified subset, the same for every "
+                     "model); 95% stratified-bootstrap intervals in brackets; diagonal: white-box (crafted on the "
+                     "model tested), off the diagonal: black-box; last row: the target's clean figure on the same "
+                     "images.", f"attack configuration (cell key) {key[-1]}"]
+            written.update(write_table(out, f"{stem}-{metric}", matrix_frame(group, metric), notes,
+                                       _title(group, key, metric), text_columns=1))
+        written.update(heat_map(group, key, results_dir / "figures" / "transfer", stem))
+    long = cells.astype({c: str for c in ("seed", "n")})
+    written["transfer_cells.csv"] = atomic_write_text(out / "transfer_cells.csv", csv_text(long))
+    log(f"transfer: {cells.groupby(list(_MATRIX)).ngroups} matrices over {cells['source'].nunique()} models -> {out}")
+    return written
