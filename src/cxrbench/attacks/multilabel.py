@@ -1,0 +1,150 @@
+"""L∞ PGD on multi-label outputs through Foolbox 3: criteria, losses and one run for many step budgets.
+
+Foolbox 3's ``LinfPGD`` steps along the sign of the gradient of ``get_loss_fn`` (ascent for a
+``Misclassification`` criterion, descent for one with ``target_classes``). Here the loss compares
+the M per-label logits with a reference vector instead of a class:
+
+* untargeted (:class:`MultiLabelMisclassification`): the reference is the clean prediction
+  (per-label 0/1 at the model's thresholds) and the attack *ascends* the loss, i.e. pushes the
+  output away from what the model said on the clean image;
+* targeted (:class:`MultiLabelTarget`): the reference is a target vector (a label set, or the
+  real-valued risk row ``C(ŷ*)`` of :mod:`cxrbench.data.cooccurrence`) and the attack *descends*
+  the loss towards it.
+
+Losses (``loss=``): ``bce`` (sigmoid cross-entropy, summed over labels), ``mse`` (of the sigmoid
+probabilities) and ``ordinal`` (:func:`cxrbench.evaluation.multilabel.ordinal_loss`).
+
+The step is a fixed fraction of ε (``rel_stepsize``, default 1/4), never larger than ε (their code
+stepped by more than ε), the iterate is projected on the ε-ball around the clean image and clipped
+to the pixel bounds, and there is no random start by default. With the step independent of the
+budget, the iterate after k steps of a 50-step run *is* the k-step run: :meth:`MultiLabelPGD.run_steps`
+returns the iterates at every requested budget from one run (ε × steps grids cost one run per ε).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import eagerpy as ep
+import foolbox as fb
+import torch
+import torch.nn.functional as F
+from foolbox.attacks.base import get_criterion
+
+from cxrbench.errors import ConfigError
+from cxrbench.evaluation.multilabel import ordinal_loss
+
+
+def _bce(logits: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, reference, reduction="none").sum(1)
+
+
+def _mse(logits: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    return (torch.sigmoid(logits) - reference).pow(2).sum(1)
+
+
+#: Loss name -> per-image loss of (logits, reference vectors).
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "bce": _bce, "mse": _mse, "ordinal": ordinal_loss}
+
+
+def _over(outputs: ep.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(outputs.raw) >= thresholds.to(outputs.raw.device)
+
+
+class MultiLabelMisclassification(fb.criteria.Misclassification):
+    """Adversarial when the predicted label set (sigmoid ≥ per-label threshold) differs from the clean one.
+
+    Args:
+        clean: the clean prediction, 0/1 per label ``(batch, M)``: the loss's reference.
+        thresholds: per-label probability thresholds ``(M,)`` (chosen on the validation split).
+    """
+
+    def __init__(self, clean: Any, thresholds: torch.Tensor):
+        super().__init__(torch.as_tensor(clean, dtype=torch.float32))
+        self.thresholds = torch.as_tensor(thresholds, dtype=torch.float32)
+
+    def __call__(self, perturbed: Any, outputs: Any) -> Any:
+        outputs_, restore_type = ep.astensor_(outputs)
+        changed = _over(outputs_, self.thresholds) != self.labels.raw.bool()
+        return restore_type(ep.astensor(changed.any(dim=1)))
+
+
+class MultiLabelTarget(fb.criteria.Criterion):
+    """Adversarial when the predicted label set equals the target's (target ≥ 0.5 counts as present).
+
+    Args:
+        targets: target vectors ``(batch, M)`` in ``[0, 1]``: the loss's reference.
+        thresholds: per-label probability thresholds ``(M,)``.
+    """
+
+    def __init__(self, targets: Any, thresholds: torch.Tensor):
+        super().__init__()
+        self.target_classes = ep.astensor(torch.as_tensor(targets, dtype=torch.float32))
+        self.thresholds = torch.as_tensor(thresholds, dtype=torch.float32)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({tuple(self.target_classes.shape)})"
+
+    def __call__(self, perturbed: Any, outputs: Any) -> Any:
+        outputs_, restore_type = ep.astensor_(outputs)
+        hit = _over(outputs_, self.thresholds) == (self.target_classes.raw >= 0.5)
+        return restore_type(ep.astensor(hit.all(dim=1)))
+
+
+class MultiLabelPGD(fb.attacks.LinfPGD):
+    """Foolbox 3's L∞ PGD with a multi-label loss; keyword-only, fixed step ``rel_stepsize · ε``.
+
+    Args:
+        loss: ``bce``, ``mse`` or ``ordinal`` (see :data:`LOSSES`).
+        steps: iterations of :meth:`run` (``run_steps`` takes its budgets explicitly).
+        rel_stepsize: the step as a fraction of ε (at most 1).
+        random_start: start from a uniform draw in the ε-ball (then seed torch for reproducibility).
+    """
+
+    def __init__(self, *, loss: str = "bce", steps: int = 50, rel_stepsize: float = 0.25,
+                 random_start: bool = False):
+        if loss not in LOSSES:
+            raise ConfigError(f"unknown multi-label loss {loss!r}; choose one of: {', '.join(LOSSES)}")
+        if not 0 < rel_stepsize <= 1:
+            raise ConfigError(f"rel_stepsize must be in (0, 1] (a step larger than ε overshoots the ball), "
+                              f"got {rel_stepsize}")
+        super().__init__(rel_stepsize=rel_stepsize, steps=steps, random_start=random_start)
+        self.loss = loss
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(loss={self.loss!r}, steps={self.steps}, rel_stepsize={self.rel_stepsize:g}, "
+                f"random_start={self.random_start})")
+
+    def get_loss_fn(self, model: fb.Model, labels: ep.Tensor) -> Callable[[ep.Tensor], ep.Tensor]:
+        per_image, reference = LOSSES[self.loss], labels.raw
+
+        def loss_fn(inputs: ep.Tensor) -> ep.Tensor:
+            return ep.astensor(per_image(model(inputs).raw, reference.to(inputs.raw.device)).sum())
+
+        return loss_fn
+
+    def run_steps(self, model: fb.Model, inputs: torch.Tensor, criterion: fb.criteria.Criterion, *,
+                  epsilon: float, steps: Sequence[int]) -> dict[int, torch.Tensor]:
+        """The iterates after each budget of ``steps`` (ascending, ≥ 1) of one run at ``epsilon``.
+
+        Foolbox's own loop (:meth:`run`), keeping a copy at every requested budget; ``run`` with
+        ``self.steps = k`` returns exactly ``run_steps(..., steps=[k])[k]``.
+        """
+        budgets = sorted(set(int(s) for s in steps))
+        if not budgets or budgets[0] < 1:
+            raise ConfigError(f"step budgets must be positive, got {list(steps)}")
+        x0 = ep.astensor(inputs)
+        criterion_ = get_criterion(criterion)
+        sign, reference = ((1.0, criterion_.labels) if isinstance(criterion_, fb.criteria.Misclassification)
+                           else (-1.0, criterion_.target_classes))
+        loss_fn = self.get_loss_fn(model, reference)
+        optimizer = self.get_optimizer(x0, self.rel_stepsize * epsilon)
+        x = ep.clip(self.get_random_start(x0, epsilon), *model.bounds) if self.random_start else x0
+        out = {}
+        for step in range(1, budgets[-1] + 1):
+            _, gradients = self.value_and_grad(loss_fn, x)
+            x = x + sign * optimizer(self.normalize(gradients, x=x, bounds=model.bounds))
+            x = ep.clip(self.project(x, x0, epsilon), *model.bounds)
+            if step in budgets:
+                out[step] = x.raw.detach().clone()
+        return out
