@@ -73,3 +73,52 @@ def test_source_test_split_has_the_papers_composition():
     assert int(table.loc[list(split.test), "target"].sum()) == 93
     img = source.loader(list(split.test), 48)(0)
     assert img.dtype == np.uint8 and img.shape == (48, 48)
+
+
+def test_nih_label_sets_follow_chestxray14s_joint_distribution():
+    from cxrbench.data.nih_label_sets import nih_finding_sets
+
+    sets = nih_finding_sets()
+    assert sets.images == 51_759 and len(sets.sets) == len(set(sets.sets))
+    assert abs(sets.probabilities.sum() - 1) < 1e-12 and all(s == tuple(sorted(s)) and s for s in sets.sets)
+    freq = dict(zip(sets.sets, sets.probabilities))
+    assert freq[("Infiltration",)] * 51_759 == pytest.approx(9_547)  # the commonest set of the CSV
+    assert freq[("Effusion", "Infiltration")] * 51_759 == pytest.approx(1_603 + 1)  # one row lists them reversed
+    params = PhantomParams(label_sets="nih")
+    cases = [sample_case(case_rng(4, i), params, positive=True) for i in range(2000)]
+    drawn = np.array([c.label_vector() for c in cases])
+    # Per-label frequency among cases with a finding, against the CSV's (binomial sd <= 0.011 for 2000 draws).
+    marginal = {name: sum(p for s, p in freq.items() if name in s) for name in NIH_LABELS}
+    for j, name in enumerate(NIH_LABELS):
+        assert abs(drawn[:, j].mean() - marginal[name]) < 0.04, name
+    pair = drawn[:, NIH_LABELS.index("Effusion")] & drawn[:, NIH_LABELS.index("Infiltration")]
+    assert abs(pair.mean() - sum(p for s, p in freq.items() if {"Effusion", "Infiltration"} <= set(s))) < 0.03
+    assert sample_case(case_rng(4, 0), params, positive=False).findings == []
+
+
+@pytest.mark.parametrize("name", NIH_LABELS)
+def test_every_finding_of_the_nih_label_sets_leaves_a_visible_sign(name):
+    from cxrbench.data.phantom import EXTRA_FINDINGS, render_case
+    from cxrbench.data.phantom_signs import extra_lesion_params
+
+    params = PhantomParams(lesion_contrast=1.5, label_sets="nih")
+    case = sample_case(case_rng(5, 1), params, positive=False)
+    without = render_case(case, 96, params, case_rng(5, 2))
+    lesion = {"kind": name, "side": -1.0, "u": 0.5, "v": 0.55, "seed": 3, "r": 0.08, "level": 0.35, "depth": 0.35}
+    if name == "Cardiomegaly":
+        case.anatomy["ctr"] = 0.64
+    if name in EXTRA_FINDINGS:
+        extra_lesion_params(name, lesion, case.anatomy, np.random.default_rng(0))
+    case.findings, case.lesions = [name], [lesion]
+    with_sign = render_case(case, 96, params, case_rng(5, 2))
+    changed = np.abs(with_sign - without) > 0.05  # beyond the quantum noise (sd 0.02): visible
+    assert changed.sum() >= 15, f"{name} changes {changed.sum()} pixels of 96 x 96"
+
+
+def test_default_label_sets_keep_the_binary_phantom_and_its_data_description():
+    default, explicit = PhantomDataConfig(), PhantomDataConfig(label_sets="phantom")
+    assert PhantomSource(default).description() == PhantomSource(explicit).description()
+    assert "label_sets" not in PhantomSource(default).description()  # checkpoint keys from before stay valid
+    assert PhantomSource(PhantomDataConfig(label_sets="nih")).description()["label_sets"] == "nih"
+    a = sample_case(case_rng(0, 3), PhantomParams(), positive=True)
+    assert set(a.findings) <= set(PHANTOM_FINDINGS)

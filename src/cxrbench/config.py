@@ -193,6 +193,10 @@ def validate(cfg: DictConfig) -> RunConfig:
         raise ConfigError("model.checkpoint (evaluate these trained weights) and model.weights (initialise, then "
                           "train) exclude each other; drop one")
     _choice(run.pooling.mode, POOLING_MODES, "pooling")
+    if run.data.source == "phantom":
+        from cxrbench.data.phantom import LABEL_SETS
+
+        _choice(run.data.label_sets, LABEL_SETS, "data.label_sets")
     _choice(run.train.optimizer, OPTIMIZERS, "train.optimizer")
     _choice(run.train.schedule, SCHEDULES, "train.schedule")
     _choice(run.device, DEVICES, "device")

@@ -22,6 +22,7 @@ class PhantomDataConfig:
     lesion_contrast: float = 1.5
     noise: float = 0.02
     seed: int = 0
+    label_sets: str = "phantom"   # phantom: six findings (binary task); nih: ChestX-ray14's joint finding sets
 
 
 @dataclass

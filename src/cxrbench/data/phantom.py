@@ -12,16 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
 from cxrbench.data.labels import NIH_FINDING_PREVALENCE, NIH_LABELS
+from cxrbench.data.phantom_signs import EXTRA_FINDINGS, extra_lesion_params, extra_sign
+from cxrbench.data.phantom_signs import smooth_noise as _smooth_noise
+from cxrbench.data.phantom_signs import soft as _soft
 
-#: Findings the phantom can draw; each maps onto one ChestX-ray14 label.
+#: Findings of the binary phantom (``label_sets="phantom"``); each maps onto one ChestX-ray14 label.
 PHANTOM_FINDINGS: tuple[str, ...] = (
     "Nodule", "Mass", "Consolidation", "Effusion", "Cardiomegaly", "Pneumothorax",
 )
 # Relative frequency among positive cases, roughly following ChestX-ray14 counts.
 _FINDING_WEIGHTS = np.array([0.20, 0.15, 0.15, 0.22, 0.13, 0.15])
+#: How the label set of a case with findings is drawn (see :class:`PhantomParams`).
+LABEL_SETS = ("phantom", "nih")
 
 
 @dataclass(frozen=True)
@@ -32,13 +36,17 @@ class PhantomParams:
         prevalence: probability that a case has at least one finding.
         lesion_contrast: multiplies the intensity of every finding; lower is harder.
         noise: standard deviation of the quantum noise added to the final image.
-        max_findings: upper bound on findings drawn for one positive case.
+        max_findings: upper bound on findings drawn for one positive case (``phantom`` label sets).
+        label_sets: ``phantom`` (the binary task's default: one to three of the six
+            :data:`PHANTOM_FINDINGS`) or ``nih`` (the whole set drawn from ChestX-ray14's joint
+            distribution of finding sets over all 14 labels, :mod:`cxrbench.data.nih_label_sets`).
     """
 
     prevalence: float = NIH_FINDING_PREVALENCE
     lesion_contrast: float = 1.0
     noise: float = 0.02
     max_findings: int = 3
+    label_sets: str = "phantom"
 
 
 @dataclass
@@ -82,7 +90,12 @@ def sample_case(rng: np.random.Generator, params: PhantomParams, positive: bool 
     if positive is None:
         positive = bool(rng.random() < params.prevalence)
     findings: list[str] = []
-    if positive:
+    if positive and params.label_sets == "nih":
+        from cxrbench.data.nih_label_sets import nih_finding_sets
+
+        sets = nih_finding_sets()
+        findings = list(sets.sets[int(rng.choice(len(sets.sets), p=sets.probabilities))])
+    elif positive:
         k = int(rng.integers(1, params.max_findings + 1)) if rng.random() < 0.35 else 1
         picks = rng.choice(len(PHANTOM_FINDINGS), size=k, replace=False, p=_FINDING_WEIGHTS)
         findings = sorted(PHANTOM_FINDINGS[i] for i in picks)
@@ -101,19 +114,10 @@ def sample_case(rng: np.random.Generator, params: PhantomParams, positive: bool 
             anatomy["ctr"] = rng.uniform(0.58, 0.68)
         elif name == "Pneumothorax":
             lesion["depth"] = rng.uniform(0.25, 0.45)
+        elif name in EXTRA_FINDINGS:  # drawn by the nih label sets only (phantom_signs.py renders them)
+            extra_lesion_params(name, lesion, anatomy, rng)
         case.lesions.append(lesion)
     return case
-
-
-def _smooth_noise(rng: np.random.Generator, size: int, sigma_frac: float) -> np.ndarray:
-    """Unit-variance Gaussian random field with correlation length ``sigma_frac`` of the image."""
-    field_ = gaussian_filter(rng.standard_normal((size, size)), sigma=max(sigma_frac * size, 0.5))
-    return field_ / (field_.std() + 1e-8)
-
-
-def _soft(d: np.ndarray, width: float) -> np.ndarray:
-    """Soft inside-indicator of a signed distance ``d`` (negative inside)."""
-    return 1.0 / (1.0 + np.exp(np.clip(d / max(width, 1e-6), -50, 50)))
 
 
 def render_case(case: Case, size: int, params: PhantomParams, rng: np.random.Generator) -> np.ndarray:
@@ -205,6 +209,8 @@ def _lesions(case: Case, x, y, lung_frames, air, params: PhantomParams, size: in
             space = _soft(-rim, edge) * lung
             line = np.exp(-(rim / max(edge, 0.012)) ** 2) * lung
             out += gain * (-0.10 * space - 0.05 * space * air + 0.12 * line)
+        elif kind in EXTRA_FINDINGS:
+            out += gain * extra_sign(les, x, y, frames, lrng, size, edge, lx, ly)
     return out
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from cxrbench.data.cache import to_uint8
 from cxrbench.data.labels import NIH_LABELS
-from cxrbench.data.phantom import PhantomParams, case_rng, generate, sample_case
+from cxrbench.data.phantom import LABEL_SETS, PhantomParams, case_rng, generate, sample_case
 from cxrbench.data.sources import register_data_source
 from cxrbench.data.splits import Split
 from cxrbench.errors import ConfigError
@@ -30,11 +30,15 @@ class PhantomSource:
         if not 0 <= config.test_positives <= config.n_test:
             raise ConfigError(f"data.test_positives={config.test_positives} must lie in [0, data.n_test]")
         self.config = config
+        if config.label_sets not in LABEL_SETS:
+            raise ConfigError(f"unknown data.label_sets {config.label_sets!r}; choose one of: {', '.join(LABEL_SETS)}")
         self.params = PhantomParams(prevalence=config.prevalence, lesion_contrast=config.lesion_contrast,
-                                    noise=config.noise)
+                                    noise=config.noise, label_sets=config.label_sets)
 
     def description(self) -> dict:
-        return {"source": "phantom", **{k: v for k, v in asdict(self.config).items() if k != "source"}}
+        # The default label sets leave the description (and every checkpoint key) as before they existed.
+        skip = {"source"} | ({"label_sets"} if self.config.label_sets == "phantom" else set())
+        return {"source": "phantom", **{k: v for k, v in asdict(self.config).items() if k not in skip}}
 
     def _stream_seed(self, subset: str) -> int:
         return self.config.seed * 10 + _STREAMS[subset]
