@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from cxrbench.config_schema import (AttackConfig, GridConfig, ModelConfig, NihDataConfig, PathsConfig,  # noqa: F401
+                                    MultiLabelConfig, TaskConfig,
                                     PhantomDataConfig, PoolingConfig, RobustConfig, RunConfig, StudyConfig,
                                     TrainConfig)
 from cxrbench.errors import ConfigError
@@ -126,6 +127,33 @@ def _robust(node: Any) -> RobustConfig:
     return robust
 
 
+def _multilabel(node: Any) -> MultiLabelConfig:
+    """The multi-label protocol: known models and losses, positive radii and budgets, both fixed budgets on the grid."""
+    from cxrbench.attacks.multilabel import LOSSES
+    from cxrbench.models import list_models
+
+    ml = _typed(MultiLabelConfig, node or {}, "multilabel")
+    for name in ml.models:
+        _choice(name, tuple(list_models()), "model in multilabel.models")
+    for loss in [ml.loss, *ml.risk_losses]:
+        _choice(loss, tuple(LOSSES), "multilabel loss")
+    if any(not isinstance(e, (int, float)) or not 0 < e <= 255 for e in ml.epsilons):
+        raise ConfigError(f"multilabel.epsilons must be radii in (0, 255] (units of 1/255), got {ml.epsilons}")
+    if any(not isinstance(k, int) or k < 1 for k in ml.steps):
+        raise ConfigError(f"multilabel.steps must be positive step budgets, got {ml.steps}")
+    for name in ("transfer", "risk"):
+        budget = getattr(ml, name)
+        if set(budget) != {"epsilon", "steps"}:
+            raise ConfigError(f"multilabel.{name} must give epsilon and steps, got {dict(budget)}")
+    if (ml.transfer["epsilon"] not in ml.epsilons) or (ml.transfer["steps"] not in ml.steps):
+        raise ConfigError(f"multilabel.transfer {dict(ml.transfer)} must be a cell of the grid (epsilons "
+                          f"{ml.epsilons} x steps {ml.steps}): its adversarials are the grid's")
+    if not 0 < ml.rel_stepsize <= 1:
+        raise ConfigError(f"multilabel.rel_stepsize must lie in (0, 1], got {ml.rel_stepsize}")
+    _check_positive(ml.images, "multilabel.images")
+    return ml
+
+
 def _study(node: Any) -> StudyConfig:
     """A study's settings: a known study, a trajectory-recording attack, budgets within the run's steps."""
     from cxrbench.attacks import get_attack_spec
@@ -183,7 +211,8 @@ def validate(cfg: DictConfig) -> RunConfig:
         train=_typed(TrainConfig, raw.get("train", {}), "train"),
         paths=_typed(PathsConfig, raw.get("paths", {}), "paths"),
         grid=_grid(raw.get("grid", {})), robust=_robust(raw.get("robust", {})),
-        study=_study(raw.get("study", {})),
+        study=_study(raw.get("study", {})), task=_typed(TaskConfig, raw.get("task", {}), "task"),
+        multilabel=_multilabel(raw.get("multilabel", {})),
         attack=_attack(raw.get("attack")), seed=raw.get("seed", 0), seeds=raw.get("seeds"),
         device=raw.get("device", "auto"),
         progress=raw.get("progress", True), deterministic=raw.get("deterministic", True),
@@ -197,6 +226,7 @@ def validate(cfg: DictConfig) -> RunConfig:
         from cxrbench.data.phantom import LABEL_SETS
 
         _choice(run.data.label_sets, LABEL_SETS, "data.label_sets")
+    _task(run)
     _choice(run.train.optimizer, OPTIMIZERS, "train.optimizer")
     _choice(run.train.schedule, SCHEDULES, "train.schedule")
     _choice(run.device, DEVICES, "device")
@@ -221,6 +251,24 @@ def validate(cfg: DictConfig) -> RunConfig:
         raise ConfigError("data=nih needs data.root=/path/to/ChestX-ray14 (the folder with images_*/ "
                           "or images/ and Data_Entry_2017.csv)")
     return run
+
+
+def _task(run: RunConfig) -> None:
+    """The task exists and what it is combined with supports it."""
+    from cxrbench.tasks import list_tasks
+
+    _choice(run.task.name, tuple(list_tasks()), "task")
+    if run.task.name == "binary":
+        return
+    if run.data.source == "phantom" and run.data.label_sets != "nih":
+        raise ConfigError(f"task={run.task.name} on the phantom needs data.label_sets=nih (the six-finding "
+                          f"phantom names 6 of the 14 labels), got {run.data.label_sets!r}")
+    if run.train.adversary.method != "none":
+        raise ConfigError(f"adversarial training is implemented for the binary task only; drop train=adversarial "
+                          f"or use task=binary (got task={run.task.name})")
+    if run.attack is not None:
+        raise ConfigError(f"attack= runs the binary attack grid; for task={run.task.name} use "
+                          "scripts/multilabel.py (PGD epsilon x steps grids, transfer, risk-targeted attacks)")
 
 
 def peer_config(cfg: DictConfig, model: str, config_dir: Any) -> RunConfig:

@@ -192,6 +192,37 @@ class PathsConfig:
 
 
 @dataclass
+class MultiLabelConfig:
+    """What ``scripts/multilabel.py`` measures on multi-label models (Ghamizi et al. 2022, section 5).
+
+    Every model of ``models`` (× ``grid.poolings``) is trained or reused with ``task=multilabel`` and
+    attacked on the same ``images`` test images by untargeted PGD (``loss`` against the clean
+    prediction) at every ε of ``epsilons`` for every budget of ``steps`` (one run per ε); the
+    adversarials of the ``transfer`` budget are also tested on every other model (their Table 2);
+    risk-targeted PGD runs with each loss of ``risk_losses`` at the ``risk`` budget (their Table 5).
+    """
+
+    models: List[str] = field(default_factory=lambda: ["irv2", "nasnet", "xrv_densenet121"])
+    epsilons: List[float] = field(default_factory=lambda: [0.5, 1.0, 2.0, 4.0, 8.0])   # in units of 1/255
+    steps: List[int] = field(default_factory=lambda: [5, 10, 25, 50])
+    loss: str = "bce"
+    rel_stepsize: float = 0.25       # the PGD step as a fraction of ε (fixed, so budgets share one run)
+    transfer: Dict[str, float] = field(default_factory=lambda: {"epsilon": 1.0, "steps": 25})
+    risk: Dict[str, float] = field(default_factory=lambda: {"epsilon": 1.0, "steps": 25})
+    risk_losses: List[str] = field(default_factory=lambda: ["mse", "bce", "ordinal"])
+    images: Optional[int] = 32       # test images (a seeded stratified prefix; null: all)
+
+
+@dataclass
+class TaskConfig:
+    """What the network predicts (``configs/task/``): ``binary`` (finding vs "No Finding", the
+    paper's task) or ``multilabel`` (the 14 ChestX-ray14 findings, Ghamizi et al. 2022)."""
+
+    name: str = "binary"
+    phantom_label_sets: str = "phantom"   # the phantom's label sets the task needs (data.label_sets)
+
+
+@dataclass
 class RunConfig:
     data: Any
     model: ModelConfig
@@ -201,6 +232,8 @@ class RunConfig:
     grid: GridConfig = field(default_factory=GridConfig)
     robust: RobustConfig = field(default_factory=RobustConfig)
     study: StudyConfig = field(default_factory=StudyConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    multilabel: MultiLabelConfig = field(default_factory=MultiLabelConfig)
     attack: Optional[AttackConfig] = None
     seed: int = 0
     seeds: Optional[List[int]] = None   # scripts/reproduce.py: run the experiment once per seed (None: [seed])

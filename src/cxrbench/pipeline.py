@@ -26,6 +26,7 @@ from cxrbench.models.init_weights import initialise_from
 from cxrbench.reporting.records import write_record
 from cxrbench.reporting.schema import CleanRecord
 from cxrbench.runtime import Runtime, resolve_runtime, seed_everything
+from cxrbench.tasks import get_task
 from cxrbench.training.checkpoint import check_identity, load_weights, read_checkpoint
 from cxrbench.training.store import checkpoint_key, ensure_trained
 
@@ -91,8 +92,9 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
     source = create_data_source(cfg.data, paths.root)
     if hasattr(source, "check_root"):
         source.check_root()  # fail on a missing data root before any work
+    task = get_task(cfg.task.name)
     model = create_model(cfg.model.name, cfg.pooling.mode, input_size=cfg.train.input_size,
-                         channels=cfg.model.channels)
+                         channels=cfg.model.channels, num_classes=task.num_classes)
     given = Path(cfg.model.checkpoint).expanduser() if cfg.model.checkpoint else None
     regime = cfg.train.adversary.regime()  # a given checkpoint: what the user says it was trained as
     if given is not None:
@@ -113,9 +115,9 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
     if init:
         log(f"model: initialised {init['loaded']} tensors from {init['file']} ({len(init['fresh'])} left fresh)")
     digest = init["digest"] if init else None
-    key = checkpoint_key(data.description, split_digest, model, train, cfg.seed, digest)
+    key = checkpoint_key(data.description, split_digest, model, train, cfg.seed, digest, task.name)
     trained = ensure_trained(model, data, train, paths.checkpoints, runtime, seed=cfg.seed, progress=cfg.progress,
-                             init=digest)
+                             init=digest, task=task)
     training = {"checkpoint": str(trained.directory / "best.pt"), "reused": trained.reused,
                 **({"initial_weights": {k: init[k] for k in ("file", "digest", "loaded")}} if init else {}),
                 **{k: trained.summary[k] for k in ("best_step", "best_val_auc", "steps", "train_seconds")}}
@@ -211,7 +213,12 @@ def run_clean(cfg: RunConfig, default_root: Path, log=print) -> dict:
     seed_everything(cfg.seed, cfg.deterministic)
     runtime = resolve_runtime(cfg.device)
     variant = prepare_variant(cfg, paths, runtime, log)
-    record = evaluate_clean(cfg, variant, paths, runtime, wall=wall, log=log)
+    if cfg.task.name == "multilabel":
+        from cxrbench.multilabel.evaluate import evaluate_clean_multilabel
+
+        record = evaluate_clean_multilabel(cfg, variant, paths, runtime, wall=wall, log=log)
+    else:
+        record = evaluate_clean(cfg, variant, paths, runtime, wall=wall, log=log)
     log(f"record: {record['path']}")
     return record
 

@@ -28,13 +28,18 @@ class CachedImageDataset(torch.utils.data.Dataset):
         image = torch.from_numpy(np.array(self.cache.images[index], dtype=np.float32) / 255.0)
         return image.unsqueeze(0), int(self.targets[index])
 
-    def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images ``[B, 1, S, S]`` and targets for ``rows`` in one memmap read."""
+    def batch(self, rows: np.ndarray, labels: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images ``[B, 1, S, S]`` and targets for ``rows`` in one memmap read.
+
+        ``labels``: the 14-label vectors (float, for a multi-label loss) instead of the binary targets.
+        """
         rows = np.asarray(rows)
         order = np.argsort(rows, kind="stable")  # sorted reads are sequential on disk
         images = np.empty((len(rows), self.cache.size, self.cache.size), dtype=np.uint8)
         images[order] = self.cache.images[rows[order]]
         x = torch.from_numpy(images).unsqueeze(1).float().div_(255.0)
+        if labels:
+            return x, torch.from_numpy(self.labels[rows].astype(np.float32))
         return x, torch.from_numpy(self.targets[rows])
 
 
@@ -45,13 +50,14 @@ class SubsetView:
         self.dataset, self.rows = dataset, np.asarray(rows, dtype=np.int64)
         self.ids = [dataset.ids[r] for r in self.rows]
         self.targets = dataset.targets[self.rows]
+        self.labels = dataset.labels[self.rows]
         self.cache = dataset.cache
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.dataset.batch(self.rows[np.asarray(rows)])
+    def batch(self, rows: np.ndarray, labels: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.dataset.batch(self.rows[np.asarray(rows)], labels)
 
 
 def stratified_rows(targets: np.ndarray, n: int | None, seed: int) -> np.ndarray:

@@ -27,3 +27,17 @@ def predict_proba(model: torch.nn.Module, dataset: CachedImageDataset, runtime: 
     """P(finding) for every image of ``dataset`` in order, through :func:`probabilities`."""
     out = [probabilities(model, runtime.batch(x)) for x, _ in iterate_batches(dataset, batch_size)]
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float64)
+
+
+@torch.inference_mode()
+def label_probabilities(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Per-label sigmoid probabilities ``(B, M)`` of a multi-label ``model`` (eval mode, float64 from fp32)."""
+    model.eval()
+    return torch.sigmoid(model(x).float().to("cpu", torch.float64)).numpy()
+
+
+def predict_label_proba(model: torch.nn.Module, dataset: CachedImageDataset, runtime: Runtime,
+                        batch_size: int = 64) -> np.ndarray:
+    """Per-label probabilities for every image of ``dataset`` in order, through :func:`label_probabilities`."""
+    out = [label_probabilities(model, runtime.batch(x)) for x, _ in iterate_batches(dataset, batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float64)

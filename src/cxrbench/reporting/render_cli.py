@@ -35,6 +35,10 @@ def render_main(argv: list[str], *, doc: str, default_results: Path, tables: boo
 
             written.update({f"transfer/{k}": v for k, v in render_transfer(
                 args.results, data=args.data, resamples=args.resamples, log=lambda _: None).items()})
+            from cxrbench.reporting.multilabel_tables import render_multilabel
+
+            written.update({f"multilabel/{k}": v for k, v in render_multilabel(
+                args.results, data=args.data, log=lambda _: None).items()})
             from cxrbench.reporting.studies import list_studies, render_study
 
             for study in list_studies():  # and every study that scripts/study.py left records of

@@ -227,8 +227,53 @@ class StudyRecord(RecordBase):
     kind: str = "study"
 
 
+@dataclass
+class MultiLabelRecord(RecordBase):
+    """One multi-label evaluation of a target (``task=multilabel``; Ghamizi et al. 2022).
+
+    ``accuracy`` is the 1-robust accuracy and ``auc`` the macro ROC-AUC (formulas in
+    :mod:`cxrbench.evaluation.multilabel`); a metric that does not apply is NaN.
+
+    Attributes:
+        evaluation: ``clean``, ``untargeted`` (PGD away from the clean prediction) or ``risk``
+            (PGD towards the risk row C(ŷ*) of the clean top label).
+        source, source_key: the model the adversarials were crafted on, and its weights (the target
+            itself for ``clean`` and white-box cells).
+        loss: the attack loss (``bce``, ``mse``, ``ordinal``); ``epsilon`` (in [0, 1] pixels) and
+            ``steps``: its budget; ``attack_params``: every parameter of the attack.
+        image_set, cell_key: the evaluated images and the cell's configuration digest.
+        k_accuracy: k -> k-robust accuracy (their Definitions 1-2); ``k_consistency``: k -> their
+            code's variant (the clean top-1 label within the adversarial top-k).
+        macro_auc, mse, bce, mlacc, ordinal, risk: the paper's other metrics (``mlacc`` against the
+            ground truth, or against the target for ``risk``).
+        clean: the same metrics of the unattacked images.
+        thresholds: the per-label decision thresholds (chosen on the validation split).
+    """
+
+    evaluation: str = "clean"
+    source: str = ""
+    source_key: str = ""
+    loss: str = ""
+    epsilon: float = 0.0
+    steps: int = 0
+    attack_params: dict = field(default_factory=dict)
+    image_set: dict = field(default_factory=dict)
+    cell_key: str = ""
+    k_accuracy: dict = field(default_factory=dict)
+    k_consistency: dict = field(default_factory=dict)
+    macro_auc: float = float("nan")
+    mse: float = float("nan")
+    bce: float = float("nan")
+    mlacc: float = float("nan")
+    ordinal: float = float("nan")
+    risk: float = float("nan")
+    clean: dict = field(default_factory=dict)
+    thresholds: list = field(default_factory=list)
+    kind: str = "multilabel"
+
+
 SCHEMAS: dict[str, type] = {"clean": CleanRecord, "attack": AttackRecord, "robust": RobustRecord,
-                            "study": StudyRecord}
+                            "study": StudyRecord, "multilabel": MultiLabelRecord}
 
 
 def to_document(record: RecordBase, root: Path) -> dict[str, Any]:

@@ -95,14 +95,11 @@ def _title(group: pd.DataFrame, key: tuple, metric: str) -> str:
             f"models: {POOLING_LABEL.get(pooling, pooling)} pooling{trained}, {train} recipe, seed {seed}")
 
 
-def heat_map(group: pd.DataFrame, key: tuple, out_dir: Path, stem: str) -> dict[str, Path]:
-    """Accuracy and AUC matrices side by side, each cell annotated with its value."""
-    sources, targets = model_order(group["source"]), model_order(group["model"])
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(3.2 * len(METRICS) + 0.6 * len(targets), 3.4))
-    for ax, (metric, name) in zip(axes, METRICS.items()):
-        values = np.full((len(sources), len(targets)), np.nan)
-        for row in group.itertuples(index=False):
-            values[sources.index(row.source), targets.index(row.model)] = getattr(row, metric)
+def heat_maps(panels: dict[str, np.ndarray], sources: list[str], targets: list[str], note: str, out_dir: Path,
+              stem: str) -> dict[str, Path]:
+    """Source × target matrices side by side (values in [0, 1]), each cell annotated; labels from the registry."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 0.6 * len(targets), 3.4), squeeze=False)
+    for ax, (title, values) in zip(axes[0], panels.items()):
         image = ax.imshow(values, vmin=0, vmax=1, cmap="RdYlGn")
         for (i, j), v in np.ndenumerate(values):
             ax.text(j, i, "" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=8)
@@ -110,13 +107,28 @@ def heat_map(group: pd.DataFrame, key: tuple, out_dir: Path, stem: str) -> dict[
         ax.set_yticks(range(len(sources)), [get_model_spec(m).paper_id for m in sources])
         ax.set_xlabel("tested on")
         ax.set_ylabel("crafted on")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(title, fontsize=9)
         fig.colorbar(image, ax=ax, fraction=0.046)
-    n = int(group["n"].iloc[0])
-    add_notes(fig, [_title(group, key, "accuracy").replace("Accuracy under", "Under") +
-                    f"; n = {n} test images; diagonal: white-box."], width=90)
+    add_notes(fig, [note], width=90)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     return save_figure(fig, out_dir, stem)
+
+
+def matrix_values(cells: pd.DataFrame, column: str, sources: list[str], targets: list[str]) -> np.ndarray:
+    """``cells[column]`` laid out source × target (NaN where a pair has no cell)."""
+    values = np.full((len(sources), len(targets)), np.nan)
+    for source, target, value in zip(cells["source"], cells["model"], cells[column]):
+        values[sources.index(source), targets.index(target)] = value
+    return values
+
+
+def heat_map(group: pd.DataFrame, key: tuple, out_dir: Path, stem: str) -> dict[str, Path]:
+    """Accuracy and AUC matrices of one attack configuration side by side."""
+    sources, targets = model_order(group["source"]), model_order(group["model"])
+    panels = {name: matrix_values(group, metric, sources, targets) for metric, name in METRICS.items()}
+    note = (_title(group, key, "accuracy").replace("Accuracy under", "Under") +
+            f"; n = {int(group['n'].iloc[0])} test images; diagonal: white-box.")
+    return heat_maps(panels, sources, targets, note, out_dir, stem)
 
 
 def render_transfer(results_dir: Path, *, data: str | None = None, resamples: int = 1000,

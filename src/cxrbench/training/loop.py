@@ -7,14 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from cxrbench.config import TrainConfig
 from cxrbench.data.datasets import DataBundle
-from cxrbench.evaluation.metrics import binary_metrics
-from cxrbench.evaluation.predict import predict_proba
 from cxrbench.models.factory import CXRClassifier
+from cxrbench.tasks import Task, get_task
 from cxrbench.training.adversarial import build_batch_adversary
 from cxrbench.training.batchnorm import recalibrate_batchnorm
 from cxrbench.training.checkpoint import check_identity, read_checkpoint, save_checkpoint
@@ -38,12 +36,14 @@ def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 def fit(model: CXRClassifier, data: DataBundle, cfg: TrainConfig, run_dir: Path, runtime: Runtime,
-        *, seed: int = 0, progress: bool = True) -> FitResult:
+        *, seed: int = 0, progress: bool = True, task: Task | None = None) -> FitResult:
     """Train ``model`` on ``data.train``; evaluate on ``data.val`` every ``eval_every`` steps.
 
     ``run_dir/last.pt`` is written at each evaluation so an interrupted run resumes
-    from there; ``run_dir/best.pt`` holds the weights with the best validation AUC.
+    from there; ``run_dir/best.pt`` holds the weights with the best validation AUC (the task's:
+    ROC-AUC for the binary task, macro ROC-AUC over the labels for the multi-label one).
     """
+    task = task or get_task("binary")
     run_dir = Path(run_dir)
     n = len(data.train)
     steps_per_epoch = max(1, n // cfg.batch_size)  # drop the ragged last batch: BatchNorm dislikes tiny ones
@@ -54,6 +54,7 @@ def fit(model: CXRClassifier, data: DataBundle, cfg: TrainConfig, run_dir: Path,
     scheduler = build_scheduler(optimizer, cfg, steps_per_epoch, total)
     scaler = torch.amp.GradScaler("cuda", enabled=runtime.amp)
     adversary = build_batch_adversary(cfg.adversary, seed)
+    loss_fn = task.loss_fn(data.train, cfg.label_smoothing)
     step, best_auc, best_step, history, elapsed = 0, -math.inf, -1, [], 0.0
 
     last = run_dir / "last.pt"
@@ -75,11 +76,11 @@ def fit(model: CXRClassifier, data: DataBundle, cfg: TrainConfig, run_dir: Path,
         epoch, offset = divmod(step, steps_per_epoch)
         order = _epoch_order(n, seed, epoch)
         start = offset * cfg.batch_size
-        x, y = data.train.batch(order[start:start + cfg.batch_size].numpy())
+        x, y = task.batch(data.train, order[start:start + cfg.batch_size].numpy())
         x, y = runtime.batch(x), y.to(runtime.device)
         with runtime.autocast():
             x = adversary(model, x, y, step)
-            loss = F.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
+            loss = loss_fn(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if cfg.grad_clip:
@@ -94,8 +95,7 @@ def fit(model: CXRClassifier, data: DataBundle, cfg: TrainConfig, run_dir: Path,
         if step % eval_every == 0 or step == total:
             recalibrate_batchnorm(model, data.train, runtime, batches=cfg.bn_recalibration_batches,
                                   batch_size=cfg.batch_size, seed=seed + step)
-            probs = predict_proba(model, data.val, runtime, cfg.eval_batch_size)
-            metrics = binary_metrics(data.val.targets, probs)
+            metrics = task.validate(model, data.val, runtime, cfg.eval_batch_size)
             history.append({"step": step, "loss": float(loss.item()), "val_accuracy": metrics["accuracy"],
                             "val_auc": metrics["auc"], "lr": scheduler.get_last_lr()[0]})
             if metrics["auc"] > best_auc or best_step < 0:

@@ -16,6 +16,7 @@ from cxrbench.models.factory import CXRClassifier
 from cxrbench.io import atomic_write_json
 from cxrbench.training.checkpoint import load_weights
 from cxrbench.training.loop import fit
+from cxrbench.tasks import Task, get_task
 from cxrbench.runtime import Runtime
 
 # Settings that change how fast, not what, a model learns are left out of the key.
@@ -23,8 +24,8 @@ _TRAIN_KEYS_IGNORED = ("eval_batch_size",)
 
 
 def checkpoint_key(data_description: dict, split_digest: str, model: CXRClassifier, train: TrainConfig,
-                   seed: int, init: str | None = None) -> str:
-    """Hash of (data, split, model variant, training recipe, seed, and the initial weights' digest if any)."""
+                   seed: int, init: str | None = None, task: str = "binary") -> str:
+    """Hash of (data, split, model variant, training recipe, seed; the initial weights' digest and the task if set)."""
     recipe = {k: v for k, v in asdict(train).items() if k not in _TRAIN_KEYS_IGNORED}
     if train.canonical_size == model.identity.input_size:
         # The images reach the network exactly as before the image space existed: keys, and the
@@ -38,6 +39,8 @@ def checkpoint_key(data_description: dict, split_digest: str, model: CXRClassifi
             "train": recipe, "seed": seed}
     if init is not None:  # from scratch: keys from before initial weights existed stay valid
         blob["init"] = init
+    if task != "binary":  # the binary task: keys from before tasks existed stay valid
+        blob["task"] = task
     blob = json.dumps(blob, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -51,7 +54,8 @@ class TrainedModel:
 
 
 def ensure_trained(model: CXRClassifier, data: DataBundle, train: TrainConfig, checkpoint_root: Path,
-                   runtime: Runtime, *, seed: int, progress: bool = True, init: str | None = None) -> TrainedModel:
+                   runtime: Runtime, *, seed: int, progress: bool = True, init: str | None = None,
+                   task: Task | None = None) -> TrainedModel:
     """Return ``model`` loaded with its best checkpoint, training it first if no finished one exists.
 
     A finished run leaves ``done.json``; an unfinished one leaves ``last.pt`` and is
@@ -59,7 +63,8 @@ def ensure_trained(model: CXRClassifier, data: DataBundle, train: TrainConfig, c
     digest of the weights ``model`` was initialised from (None: from scratch).
     """
     ident = model.identity
-    key = checkpoint_key(data.description, data.split.digest(), model, train, seed, init)
+    task = task or get_task("binary")
+    key = checkpoint_key(data.description, data.split.digest(), model, train, seed, init, task.name)
     directory = Path(checkpoint_root) / f"{ident.model}-{ident.pooling}-{ident.input_size}px-{key}"
     directory.mkdir(parents=True, exist_ok=True)
     done = directory / "done.json"
@@ -69,7 +74,7 @@ def ensure_trained(model: CXRClassifier, data: DataBundle, train: TrainConfig, c
             atomic_write_json(directory / "config.json", {
                 "data": data.description, "split_digest": data.split.digest(), "model": ident.as_dict(),
                 "train": asdict(train), "seed": seed})
-            result = fit(model, data, train, directory, runtime, seed=seed, progress=progress)
+            result = fit(model, data, train, directory, runtime, seed=seed, progress=progress, task=task)
             if result.best_step < 0 or not (directory / "best.pt").is_file():
                 # Never mark a training done that left no weights: every rerun would then fail to load.
                 raise TrainingError(f"training {directory.name} ran {result.steps} steps without a validation "

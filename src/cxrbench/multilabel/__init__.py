@@ -1,0 +1,1 @@
+"""The multi-label protocol (``task=multilabel``): thresholds, clean evaluation, attack cells."""

@@ -1,0 +1,121 @@
+"""Clean multi-label evaluation: per-label thresholds from the validation split, metrics, one record.
+
+Per-label thresholds maximise Youden's J (TPR - FPR) on the validation split's ROC curve of that
+label (0.5 for a label the split holds one class of); they turn probabilities into label sets for
+MLACC and for the attacks' success criteria. The validation and test predictions of a variant are
+stored once (``results/predictions/multilabel/<variant>-<key>.parquet``) and read by every cell.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import roc_curve
+
+from cxrbench.data.labels import NIH_LABELS
+from cxrbench.evaluation.multilabel import (k_accuracy, k_consistency, macro_auc, mlacc, ordinal_loss, output_bce,
+                                            output_mse, per_label_auc)
+from cxrbench.evaluation.predict import predict_label_proba
+from cxrbench.io import atomic_write
+from cxrbench.reporting.records import write_record
+from cxrbench.reporting.schema import MultiLabelRecord
+
+#: The k of the k-robust accuracies reported (Ghamizi et al.'s tables).
+KS = (1, 3)
+PROBS = [f"p_{name}" for name in NIH_LABELS]
+LABELS = [f"y_{name}" for name in NIH_LABELS]
+
+
+def youden_thresholds(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per label the probability threshold with the largest TPR - FPR (0.5 where one class only)."""
+    out = np.full(labels.shape[1], 0.5)
+    for j in range(labels.shape[1]):
+        if 0 < labels[:, j].sum() < len(labels):
+            fpr, tpr, cuts = roc_curve(labels[:, j], probs[:, j])
+            best = int(np.argmax((tpr - fpr)[1:])) + 1  # the first cut is +inf: nothing predicted
+            out[j] = float(cuts[best])
+    return out
+
+
+def predictions_path(variant) -> Path:
+    """Where ``variant``'s validation and test probabilities live, relative to the results directory."""
+    return Path("predictions") / "multilabel" / f"{variant.name}-{variant.key}.parquet"
+
+
+def stored_predictions(variant, paths, runtime, batch_size: int) -> pd.DataFrame:
+    """``split`` (val/test), ``image_id``, ``y_<label>`` and ``p_<label>`` of every val and test image."""
+    stored = paths.results / predictions_path(variant)
+    if stored.exists():
+        return pd.read_parquet(stored)
+    parts = []
+    for split in ("val", "test"):
+        data = getattr(variant.data, split)
+        probs = predict_label_proba(variant.model, data, runtime, batch_size)
+        part = pd.DataFrame(np.concatenate([data.labels, probs], axis=1), columns=LABELS + PROBS)
+        part.insert(0, "image_id", list(data.ids))
+        part.insert(0, "split", split)
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True).astype({c: int for c in LABELS})
+    atomic_write(stored, lambda tmp: table.to_parquet(tmp, index=False))
+    return table
+
+
+def thresholds_of(table: pd.DataFrame) -> np.ndarray:
+    """The per-label thresholds of a stored prediction table (from its validation rows)."""
+    val = table[table["split"] == "val"]
+    return youden_thresholds(val[PROBS].to_numpy(), val[LABELS].to_numpy())
+
+
+def _logit(p: np.ndarray) -> torch.Tensor:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return torch.from_numpy(np.log(p / (1 - p)))
+
+
+def summarize(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray, *,
+              clean: np.ndarray | None = None, target: np.ndarray | None = None) -> dict:
+    """Every metric of :class:`~cxrbench.reporting.schema.MultiLabelRecord` for ``probs``.
+
+    ``clean``: the same images' clean probabilities (MSE, BCE, ordinal loss and the code variant of
+    k-accuracy are against them); ``target``: an attack's target vectors (MLACC and the ordinal loss
+    are then against the target instead of the ground truth / clean output).
+    """
+    predicted = probs >= thresholds
+    reference = clean if target is None else target
+    k = {str(k): k_accuracy(probs, labels, k) for k in KS}
+    out = {"k_accuracy": {n: v.value for n, v in k.items()}, "images_with_finding": k["1"].images,
+           "macro_auc": macro_auc(probs, labels),
+           "per_label_auc": dict(zip(NIH_LABELS, per_label_auc(probs, labels).tolist())),
+           "mlacc": mlacc(predicted, labels if target is None else target >= 0.5),
+           "k_consistency": {}, "mse": float("nan"), "bce": float("nan"), "ordinal": float("nan")}
+    if clean is not None:
+        out.update(k_consistency={str(k): k_consistency(clean, probs, k) for k in KS},
+                   mse=output_mse(probs, clean), bce=output_bce(probs, clean))
+    if reference is not None:
+        out["ordinal"] = float(ordinal_loss(_logit(probs), torch.tensor(np.asarray(reference, dtype=np.float64))).mean())
+    return out
+
+
+def evaluate_clean_multilabel(cfg, variant, paths, runtime, *, wall: float, log=print) -> dict:
+    """The clean test metrics of a multi-label ``variant``: a record under ``records/multilabel/``."""
+    from cxrbench.pipeline import record_base
+
+    table = stored_predictions(variant, paths, runtime, cfg.train.eval_batch_size)
+    thresholds = thresholds_of(table)
+    test = table[table["split"] == "test"]
+    probs, labels = test[PROBS].to_numpy(), test[LABELS].to_numpy()
+    metrics = {**summarize(probs, labels, thresholds), "n": len(test), "n_positive": int(labels.any(1).sum())}
+    base = record_base(cfg, variant, runtime, {**metrics, "accuracy": metrics["k_accuracy"]["1"],
+                                               "auc": metrics["macro_auc"]},
+                       wall=wall, per_sample=predictions_path(variant))
+    record = MultiLabelRecord(**base, evaluation="clean", source=variant.model.identity.model,
+                              source_key=variant.key, k_accuracy=metrics["k_accuracy"],
+                              macro_auc=metrics["macro_auc"], mlacc=metrics["mlacc"],
+                              thresholds=thresholds.tolist())
+    document = write_record(paths.records / "multilabel" / f"clean-{variant.name}-{variant.key}.json", record,
+                            paths.root)
+    log(f"clean test {variant.name} (14 labels): macro AUC {metrics['macro_auc']:.3f}, 1-robust accuracy "
+        f"{metrics['k_accuracy']['1']:.3f}, 3-robust accuracy {metrics['k_accuracy']['3']:.3f}, MLACC "
+        f"{metrics['mlacc']:.3f} (n={len(test)}, {metrics['images_with_finding']} with a finding)")
+    return document
