@@ -23,6 +23,7 @@ from cxrbench.attacks.multilabel import MultiLabelMisclassification, MultiLabelP
 from cxrbench.data.cooccurrence import cooccurrence, inverse_cooccurrence, risk, risk_targets
 from cxrbench.data.datasets import SubsetView
 from cxrbench.evaluation.predict import label_probabilities
+from cxrbench.errors import DataError
 from cxrbench.io import atomic_write
 from cxrbench.multilabel.evaluate import LABELS, PROBS, stored_predictions, summarize, thresholds_of
 from cxrbench.pipeline import Variant, record_base
@@ -66,6 +67,9 @@ def cell_paths(paths, source: Model, target: Model, evaluation: str, loss: str, 
 def _cell(paths, source: Model, target: Model, evaluation: str, loss: str, epsilon: float, steps: int,
           params: dict, adv: torch.Tensor, runtime, wall: float, risk_rows: np.ndarray | None) -> dict:
     """Evaluate adversarials of ``source`` on ``target``: the record and its per-image table."""
+    if list(target.view.ids) != list(source.view.ids):
+        raise DataError(f"{source.variant.name} and {target.variant.name} attacked different test images; "
+                        "every model of multilabel.models must use the same data and split")
     probs = label_probabilities(target.variant.model, adv.to(runtime.device))
     metrics = summarize(probs, target.labels, target.thresholds, clean=target.clean, target=risk_rows)
     clean = summarize(target.clean, target.labels, target.thresholds)
@@ -82,7 +86,8 @@ def _cell(paths, source: Model, target: Model, evaluation: str, loss: str, epsil
                        wall=wall, per_sample=table_path.relative_to(paths.results))
     record = MultiLabelRecord(
         **base, evaluation=evaluation, source=source.name, source_key=source.variant.key, loss=loss,
-        epsilon=epsilon, steps=steps, attack_params=params, image_set=images, cell_key=cell,
+        epsilon=epsilon, steps=steps, attack_params={**params, "attack": MultiLabelPGD.__name__,
+                                                      "steps": steps}, image_set=images, cell_key=cell,
         k_accuracy=metrics["k_accuracy"], k_consistency=metrics["k_consistency"], macro_auc=metrics["macro_auc"],
         mse=metrics["mse"], bce=metrics["bce"], mlacc=metrics["mlacc"], ordinal=metrics["ordinal"], risk=risk_value,
         clean={"k_accuracy": clean["k_accuracy"], "macro_auc": clean["macro_auc"], "mlacc": clean["mlacc"]},
@@ -98,7 +103,9 @@ def run_unit(paths, runtime, source: Model, targets: list[Model], *, evaluation:
     """
     wall = time.perf_counter()
     attack = MultiLabelPGD(loss=loss, steps=max(budgets), rel_stepsize=rel_stepsize)
-    params = {"attack": repr(attack), "epsilon": epsilon, "seed": source.cfg.seed}
+    # The run's own length is no part of a cell: the iterate after k steps is the same in any longer run.
+    params = {"loss": loss, "rel_stepsize": rel_stepsize, "random_start": attack.random_start, "epsilon": epsilon,
+              "seed": source.cfg.seed}
     done = [finished_record(*cell_paths(paths, source, t, evaluation, loss, k, params)[1:])
             for k, evaluated in budgets.items() for t in evaluated]
     if all(done):
