@@ -74,6 +74,7 @@ def _cell(paths, source: Model, target: Model, evaluation: str, loss: str, epsil
     metrics = summarize(probs, target.labels, target.thresholds, clean=target.clean, target=risk_rows)
     clean = summarize(target.clean, target.labels, target.thresholds)
     risk_value = float(risk(probs, risk_rows).mean()) if risk_rows is not None else float("nan")
+    clean_risk = float(risk(target.clean, risk_rows).mean()) if risk_rows is not None else float("nan")
     images = image_set(target.view)
     cell, record_path, table_path = cell_paths(paths, source, target, evaluation, loss, steps, params)
     table = pd.DataFrame(probs, columns=PROBS)
@@ -90,7 +91,8 @@ def _cell(paths, source: Model, target: Model, evaluation: str, loss: str, epsil
                                                       "steps": steps}, image_set=images, cell_key=cell,
         k_accuracy=metrics["k_accuracy"], k_consistency=metrics["k_consistency"], macro_auc=metrics["macro_auc"],
         mse=metrics["mse"], bce=metrics["bce"], mlacc=metrics["mlacc"], ordinal=metrics["ordinal"], risk=risk_value,
-        clean={"k_accuracy": clean["k_accuracy"], "macro_auc": clean["macro_auc"], "mlacc": clean["mlacc"]},
+        clean={"k_accuracy": clean["k_accuracy"], "macro_auc": clean["macro_auc"], "mlacc": clean["mlacc"],
+               "risk": clean_risk, "images_with_finding": clean["images_with_finding"]},
         thresholds=target.thresholds.tolist())
     return write_record(record_path, record, paths.root)
 

@@ -19,17 +19,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from cxrbench.io import atomic_write_text
 from cxrbench.models import get_model_spec
 from cxrbench.reporting.records import load_records, newest_per_cell
 from cxrbench.reporting.table_format import csv_text, fmt, write_table
-from cxrbench.reporting.transfer import heat_maps, matrix_values, model_order
+from cxrbench.reporting.transfer import heat_maps, labels, matrix_values, model_order
 
 _CELL = ("seed", "pooling", "evaluation", "loss", "source", "model", "epsilon", "steps", "digest")
 _RISK_METRICS = {"k=1": "k1", "k=3": "k3", "macro AUC": "macro_auc", "MSE": "mse", "BCE": "bce",
-                 "MLACC (vs target)": "mlacc", "RISK": "risk"}
+                 "MLACC (vs target)": "mlacc", "RISK": "risk", "RISK of the clean outputs": "clean_risk"}
 
 
 def multilabel_cells(results_dir: Path, *, data: str | None = None) -> pd.DataFrame:
@@ -40,7 +41,9 @@ def multilabel_cells(results_dir: Path, *, data: str | None = None) -> pd.DataFr
     rows = [{**dict(zip(_CELL, key)), "n": r["images"], "k1": r["k_accuracy"].get("1"), "k3": r["k_accuracy"].get("3"),
              "macro_auc": r["macro_auc"], "mse": r["mse"], "bce": r["bce"], "mlacc": r["mlacc"], "risk": r["risk"],
              "clean_k1": (r["clean"].get("k_accuracy") or {}).get("1"),
-             "clean_k3": (r["clean"].get("k_accuracy") or {}).get("3"), "clean_auc": r["clean"].get("macro_auc")}
+             "clean_k3": (r["clean"].get("k_accuracy") or {}).get("3"), "clean_auc": r["clean"].get("macro_auc"),
+             "clean_risk": r["clean"].get("risk", float("nan")),
+             "with_finding": r["metrics"].get("images_with_finding")}
             for key, r in chosen.items()]
     return pd.DataFrame(rows)
 
@@ -50,20 +53,21 @@ def _label(model: str) -> str:
 
 
 def transfer_table(cells: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """Rows ``k × source``, columns targets, for the budget at which models were crossed."""
+    """Rows ``k × source`` (then each target's clean figure), columns targets, at the budget models were crossed."""
     crossed = cells[cells["source"] != cells["model"]]
     budget = crossed[["epsilon", "steps"]].drop_duplicates()
     part = cells.merge(budget, on=["epsilon", "steps"])
     part = part[part["evaluation"] == "untargeted"]
     sources, targets = model_order(part["source"]), model_order(part["model"])
-    lines = []
+    lines, panels = [], {}
     for k in ("k1", "k3"):
-        values = matrix_values(part, k, sources, targets)
-        for source, row in zip(sources, values):
-            lines.append({"k": k[1], "crafted on": _label(source),
-                          **{_label(t): fmt(v, 3) for t, v in zip(targets, row)}})
-    panels = {f"{k}-robust accuracy": matrix_values(part, f"k{k}", sources, targets) for k in (1, 3)}
-    return pd.DataFrame(lines), {"panels": panels, "sources": sources, "targets": targets, "budget": budget}
+        clean = part.drop_duplicates("model").set_index("model")[f"clean_{k}"]
+        values = np.vstack([matrix_values(part, k, sources, targets), [[clean.get(t, np.nan) for t in targets]]])
+        for source, row in zip(labels(sources) + ["clean"], values):
+            lines.append({"k": k[1], "crafted on": source, **{_label(t): fmt(v, 3) for t, v in zip(targets, row)}})
+        panels[f"{k[1]}-robust accuracy"] = values
+    return pd.DataFrame(lines), {"panels": panels, "rows": labels(sources) + ["clean"], "columns": labels(targets),
+                                 "budget": budget}
 
 
 def whitebox_table(cells: pd.DataFrame, budget: pd.DataFrame) -> pd.DataFrame:
@@ -113,15 +117,16 @@ def render_multilabel(results_dir: Path, *, data: str | None = None,
     for (seed, pooling), group in attacked.groupby(["seed", "pooling"]):
         tag, n = f"{pooling}-seed{seed}", int(group["n"].iloc[0])
         where = f"{pooling} pooling, seed {seed}, n = {n} test images (a seeded stratified subset, the same for every model)"
-        k_note = ("k-robust accuracy: mean over the images with a finding of |top-k predicted ∩ findings| / "
-                  "min(k, #findings) (Ghamizi et al.'s Definitions 1-2; README).")
+        k_note = (f"k-robust accuracy: mean over the {int(group['with_finding'].max())} of them with a finding of "
+                  "|top-k predicted ∩ findings| / min(k, #findings) (Ghamizi et al.'s Definitions 1-2; README).")
         matrix, extra = transfer_table(group)
         if not matrix.empty:
             eps, steps = extra["budget"].iloc[0]
-            budget = f"untargeted PGD ({group['loss'].iloc[0].upper()}), ε = {eps * 255:g}/255, {steps} steps"
+            budget = f"untargeted PGD ({group['loss'].iloc[0].upper()}), ε = {eps * 255:g}/255, {int(steps)} steps"
             title = f"k-robust accuracy under transferred {budget}: crafted on the row model, tested on the column model"
-            written.update(write_table(out, f"transfer_k-{tag}", matrix, [where, k_note, "Diagonal: white-box."], title))
-            written.update(heat_maps(extra["panels"], extra["sources"], extra["targets"], f"{title}; {where}.",
+            written.update(write_table(out, f"transfer_k-{tag}", matrix, [where, k_note, "Diagonal: white-box; "
+                                       "clean: the column model on the same images unattacked."], title))
+            written.update(heat_maps(extra["panels"], extra["rows"], extra["columns"], f"{title}; {where}.",
                                      results_dir / "figures" / "multilabel", f"transfer_k-{tag}"))
             written.update(write_table(out, f"whitebox-{tag}", whitebox_table(group, extra["budget"]), [where, k_note],
                                        f"Clean and white-box multi-label robustness, {budget}", text_columns=1))

@@ -95,16 +95,16 @@ def _title(group: pd.DataFrame, key: tuple, metric: str) -> str:
             f"models: {POOLING_LABEL.get(pooling, pooling)} pooling{trained}, {train} recipe, seed {seed}")
 
 
-def heat_maps(panels: dict[str, np.ndarray], sources: list[str], targets: list[str], note: str, out_dir: Path,
+def heat_maps(panels: dict[str, np.ndarray], rows: list[str], columns: list[str], note: str, out_dir: Path,
               stem: str) -> dict[str, Path]:
-    """Source × target matrices side by side (values in [0, 1]), each cell annotated; labels from the registry."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 0.6 * len(targets), 3.4), squeeze=False)
+    """Source × target matrices side by side (values in [0, 1]), each cell annotated, under the given labels."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 0.6 * len(columns), 3.4), squeeze=False)
     for ax, (title, values) in zip(axes[0], panels.items()):
         image = ax.imshow(values, vmin=0, vmax=1, cmap="RdYlGn")
         for (i, j), v in np.ndenumerate(values):
             ax.text(j, i, "" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=8)
-        ax.set_xticks(range(len(targets)), [get_model_spec(m).paper_id for m in targets])
-        ax.set_yticks(range(len(sources)), [get_model_spec(m).paper_id for m in sources])
+        ax.set_xticks(range(len(columns)), columns)
+        ax.set_yticks(range(len(rows)), rows)
         ax.set_xlabel("tested on")
         ax.set_ylabel("crafted on")
         ax.set_title(title, fontsize=9)
@@ -128,7 +128,12 @@ def heat_map(group: pd.DataFrame, key: tuple, out_dir: Path, stem: str) -> dict[
     panels = {name: matrix_values(group, metric, sources, targets) for metric, name in METRICS.items()}
     note = (_title(group, key, "accuracy").replace("Accuracy under", "Under") +
             f"; n = {int(group['n'].iloc[0])} test images; diagonal: white-box.")
-    return heat_maps(panels, sources, targets, note, out_dir, stem)
+    return heat_maps(panels, labels(sources), labels(targets), note, out_dir, stem)
+
+
+def labels(models: list[str]) -> list[str]:
+    """The registry's table labels of ``models``."""
+    return [get_model_spec(m).paper_id for m in models]
 
 
 def render_transfer(results_dir: Path, *, data: str | None = None, resamples: int = 1000,
