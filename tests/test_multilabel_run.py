@@ -61,10 +61,13 @@ def test_tables_and_heat_map_render_from_the_records(protocol):
     results, first, _ = protocol
     out = results / "tables" / "multilabel"
     matrix = pd.read_csv(out / "transfer_k-max-seed0.csv")
-    assert list(matrix.columns) == ["k", "crafted on", "NL", "DN121"] and len(matrix) == 4
+    assert list(matrix.columns) == ["k", "crafted on", "NL", "DN121"]
+    assert list(matrix["crafted on"]) == ["NL", "DN121", "clean"] * 2 and list(matrix["k"]) == [1] * 3 + [3] * 3
     cross = next(r for r in first["records"] if (r["source"], r["model"]) == ("nasnet", "xrv_densenet121"))
     row = matrix[(matrix["k"] == 3) & (matrix["crafted on"] == "NL")].iloc[0]
     assert row["DN121"] == pytest.approx(cross["k_accuracy"]["3"], abs=5e-4)
+    clean = matrix[(matrix["k"] == 1) & (matrix["crafted on"] == "clean")].iloc[0]
+    assert clean["DN121"] == pytest.approx(cross["clean"]["k_accuracy"]["1"], abs=5e-4)
     risk = pd.read_csv(out / "risk-max-seed0.csv")
     assert set(risk["loss"]) == {"BCE", "ORDINAL"} and "RISK" in set(risk["metric"])
     for stem in ("grid-max-seed0.md", "whitebox-max-seed0.tex", "multilabel_cells.csv"):
