@@ -398,7 +398,10 @@ def test_make_tables_script(results, capsys):
     spec.loader.exec_module(script)
     assert script.main(["--results", str(results), "--resamples", "100", "--data", "blobs"]) == 0
     assert (results / "tables" / "seed0" / "table2_blackbox.tex").stat().st_size > 0
-    assert re.search(r"tables: 22 files in .* \(seed0\)", capsys.readouterr().out)
+    # 22 of Tables 1-2, 17 of the transfer matrices (two attacks: accuracy and AUC in 3 formats, a heat map
+    # in 2, per attack; and the long CSV)
+    assert re.search(r"tables: 39 files in .* \(seed0\)", capsys.readouterr().out)
+    assert len(list((results / "tables" / "transfer").glob("*-accuracy.csv"))) == 2
     assert script.main(["--results", str(results), "--data", "phantom"]) == 0  # filtered out: all cells empty
     first = rows_of(results / "tables" / "table1_whitebox_mean_sd.csv")[0]
     assert (first["clean_mean"], first["clean_sd"], first["clean_seeds"]) == ("", "", "0")
