@@ -6,7 +6,7 @@ so a rare finding counts as much as a common one, as in Ghamizi et al.'s and Coh
 training. Label smoothing ``s`` moves each target to ``y (1 - s) + s / 2``. The best checkpoint is
 the one with the highest macro ROC-AUC on the validation split (over the labels it holds both
 classes of); per-label decision thresholds are chosen on the validation split afterwards
-(:mod:`cxrbench.multilabel.thresholds`).
+(:mod:`cxrbench.multilabel.evaluate`).
 """
 from __future__ import annotations
 
