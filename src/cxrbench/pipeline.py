@@ -28,7 +28,7 @@ from cxrbench.reporting.schema import CleanRecord
 from cxrbench.runtime import Runtime, resolve_runtime, seed_everything
 from cxrbench.tasks import get_task
 from cxrbench.training.checkpoint import check_identity, load_weights, read_checkpoint
-from cxrbench.training.store import checkpoint_key, ensure_trained
+from cxrbench.training.store import ensure_trained
 
 
 @dataclass(frozen=True)
@@ -114,10 +114,8 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
     init = initialise_from(model, cfg.model.weights) if cfg.model.weights else None
     if init:
         log(f"model: initialised {init['loaded']} tensors from {init['file']} ({len(init['fresh'])} left fresh)")
-    digest = init["digest"] if init else None
-    key = checkpoint_key(data.description, split_digest, model, train, cfg.seed, digest, task.name)
     trained = ensure_trained(model, data, train, paths.checkpoints, runtime, seed=cfg.seed, progress=cfg.progress,
-                             init=digest, task=task)
+                             init=init["digest"] if init else None, task=task)
     training = {"checkpoint": str(trained.directory / "best.pt"), "reused": trained.reused,
                 **({"initial_weights": {k: init[k] for k in ("file", "digest", "loaded")}} if init else {}),
                 **{k: trained.summary[k] for k in ("best_step", "best_val_auc", "steps", "train_seconds")}}
@@ -126,7 +124,7 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
         f"{f', {len(data.train)} training images' if train.train_size else ''}) at "
         f"{ident.input_size}px (best val AUC {training['best_val_auc']:.3f} at step {training['best_step']}, "
         f"{training['train_seconds']:.0f} s of training) -> {trained.directory}")
-    return Variant(trained.model, data, key, split_digest, training, regime)
+    return Variant(trained.model, data, trained.key, split_digest, training, regime)
 
 
 def training_subset(train: TrainConfig, data: DataBundle, seed: int) -> tuple[TrainConfig, DataBundle]:
@@ -213,12 +211,7 @@ def run_clean(cfg: RunConfig, default_root: Path, log=print) -> dict:
     seed_everything(cfg.seed, cfg.deterministic)
     runtime = resolve_runtime(cfg.device)
     variant = prepare_variant(cfg, paths, runtime, log)
-    if cfg.task.name == "multilabel":
-        from cxrbench.multilabel.evaluate import evaluate_clean_multilabel
-
-        record = evaluate_clean_multilabel(cfg, variant, paths, runtime, wall=wall, log=log)
-    else:
-        record = evaluate_clean(cfg, variant, paths, runtime, wall=wall, log=log)
+    record = get_task(cfg.task.name).evaluate_clean(cfg, variant, paths, runtime, wall=wall, log=log)
     log(f"record: {record['path']}")
     return record
 

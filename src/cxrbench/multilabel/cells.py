@@ -41,6 +41,7 @@ class Model:
     clean: np.ndarray        # clean probabilities of the attacked images
     labels: np.ndarray       # their ground truth
     thresholds: np.ndarray
+    clean_metrics: dict      # :func:`summarize` of the clean outputs (every cell on this target repeats them)
 
     @property
     def name(self) -> str:
@@ -52,7 +53,8 @@ def prepare_model(cfg, variant: Variant, paths, runtime, images: int | None) -> 
     table = stored_predictions(variant, paths, runtime, cfg.train.eval_batch_size)
     view = test_subset(variant, images, cfg.seed)
     test = table[table["split"] == "test"].set_index("image_id").loc[view.ids]
-    return Model(cfg, variant, view, test[PROBS].to_numpy(), test[LABELS].to_numpy(), thresholds_of(table))
+    clean, labels, thresholds = test[PROBS].to_numpy(), test[LABELS].to_numpy(), thresholds_of(table)
+    return Model(cfg, variant, view, clean, labels, thresholds, summarize(clean, labels, thresholds))
 
 
 def cell_paths(paths, source: Model, target: Model, evaluation: str, loss: str, steps: int,
@@ -72,7 +74,7 @@ def _cell(paths, source: Model, target: Model, evaluation: str, loss: str, epsil
                         "every model of multilabel.models must use the same data and split")
     probs = label_probabilities(target.variant.model, adv.to(runtime.device))
     metrics = summarize(probs, target.labels, target.thresholds, clean=target.clean, target=risk_rows)
-    clean = summarize(target.clean, target.labels, target.thresholds)
+    clean = target.clean_metrics
     risk_value = float(risk(probs, risk_rows).mean()) if risk_rows is not None else float("nan")
     clean_risk = float(risk(target.clean, risk_rows).mean()) if risk_rows is not None else float("nan")
     images = image_set(target.view)

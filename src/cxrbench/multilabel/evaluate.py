@@ -19,6 +19,7 @@ from cxrbench.evaluation.multilabel import (k_accuracy, k_consistency, macro_auc
                                             output_mse, per_label_auc)
 from cxrbench.evaluation.predict import predict_label_proba
 from cxrbench.io import atomic_write
+from cxrbench.pipeline import record_base
 from cxrbench.reporting.records import write_record
 from cxrbench.reporting.schema import MultiLabelRecord
 
@@ -99,8 +100,6 @@ def summarize(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray, *,
 
 def evaluate_clean_multilabel(cfg, variant, paths, runtime, *, wall: float, log=print) -> dict:
     """The clean test metrics of a multi-label ``variant``: a record under ``records/multilabel/``."""
-    from cxrbench.pipeline import record_base
-
     table = stored_predictions(variant, paths, runtime, cfg.train.eval_batch_size)
     thresholds = thresholds_of(table)
     test = table[table["split"] == "test"]

@@ -52,5 +52,10 @@ class MultiLabelTask:
         return {"auc": macro_auc(probs, val.labels), "accuracy": k_accuracy(probs, val.labels, 1).value,
                 "n": int(len(val))}
 
+    def evaluate_clean(self, cfg, variant, paths, runtime, *, wall: float, log) -> dict:
+        from cxrbench.multilabel.evaluate import evaluate_clean_multilabel  # it builds on the pipeline
+
+        return evaluate_clean_multilabel(cfg, variant, paths, runtime, wall=wall, log=log)
+
 
 register_task(MultiLabelTask())

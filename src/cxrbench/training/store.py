@@ -51,6 +51,7 @@ class TrainedModel:
     directory: Path
     reused: bool
     summary: dict
+    key: str  # the checkpoint key (:func:`checkpoint_key`) the weights are stored under
 
 
 def ensure_trained(model: CXRClassifier, data: DataBundle, train: TrainConfig, checkpoint_root: Path,
@@ -87,4 +88,4 @@ def ensure_trained(model: CXRClassifier, data: DataBundle, train: TrainConfig, c
             (directory / "last.pt").unlink(missing_ok=True)
         load_weights(model, directory / "best.pt")
     summary = json.loads(done.read_text())
-    return TrainedModel(model=runtime.prepare(model), directory=directory, reused=reused, summary=summary)
+    return TrainedModel(model=runtime.prepare(model), directory=directory, reused=reused, summary=summary, key=key)
