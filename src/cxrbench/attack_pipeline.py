@@ -23,7 +23,9 @@ from filelock import FileLock
 from cxrbench.attacks import AttackSpec, create_attack, get_attack_spec
 from cxrbench.config import RunConfig
 from cxrbench.data.datasets import SubsetView, stratified_rows
+from cxrbench.errors import ConfigError, DataError
 from cxrbench.evaluation.adversarial import craft, crafted_by, eval_path, evaluate_on, load_table, summarize
+from cxrbench.evaluation.crafted_set import finished_and_whole
 from cxrbench.pipeline import (Paths, Variant, clean_predictions, evaluate_clean, prepare_variant, record_base,
                                resolve_paths)
 from cxrbench.reporting.manifest import git_state
@@ -75,12 +77,20 @@ def attacked_view(variant: Variant, cfg: RunConfig) -> SubsetView:
     Subsets of one seed are nested (the first n of one stratified order), so a cheap attack on
     all images and an expensive one on a few share the expensive one's images.
     """
-    return test_subset(variant, cfg.attack.images(cfg.train.name), cfg.seed)
+    profile = cfg.attack.resolved_profile(cfg.train.name)
+    return test_subset(variant, cfg.attack.images(cfg.train.name), cfg.seed, setting=f"attack.{profile}.images")
 
 
-def test_subset(variant: Variant, images: int | None, seed: int) -> SubsetView:
-    """The first ``images`` test images of the seed's stratified order (None: all of them)."""
+def test_subset(variant: Variant, images: int | None, seed: int, *, setting: str = "images") -> SubsetView:
+    """The first ``images`` test images of the seed's stratified order (None: all of them).
+
+    Raises:
+        ConfigError: ``images`` exceeds the test split; the record would claim images that never ran.
+    """
     test = variant.data.test
+    if images is not None and images > len(test):
+        raise ConfigError(f"{setting}={images} exceeds the {len(test)} test images of {variant.data.description['source']}; "
+                          f"set {setting} to at most {len(test)} (or null: the whole test split)")
     return SubsetView(test, stratified_rows(test.targets, images, seed))
 
 
@@ -101,7 +111,7 @@ def ensure_crafted(cfg: RunConfig, spec: AttackSpec, params: dict, source: Varia
     directory = paths.results / "adversarial" / f"{source.name}-{spec.name}-{key}"
     directory.mkdir(parents=True, exist_ok=True)
     with FileLock(str(directory / ".lock")):  # concurrent sweep jobs craft each set once
-        done = (directory / "done.json").exists()
+        done = finished_and_whole(directory, log)
         if done:
             table = load_table(directory)
         else:
@@ -144,6 +154,9 @@ def run_attack(cfg: RunConfig, peers: list[RunConfig], default_root: Path, log=p
                                     batch_size=cfg.train.eval_batch_size)
             metrics = summarize(made.table, evaluated)
             images = image_set(attacked_view(target, cfg))
+            if not metrics["n"] == len(made.table) == images["n"]:  # never a record from a part of the set
+                raise DataError(f"{made.directory} yields {metrics['n']} evaluated of {len(made.table)} crafted images "
+                                f"for a set of {images['n']}; rerun the attack: it recrafts damaged chunks")
             per_sample = eval_path(made.directory, name).relative_to(paths.results)
             record = AttackRecord(
                 **record_base(cfg, target, runtime, metrics, wall=wall, per_sample=per_sample),

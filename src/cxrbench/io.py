@@ -12,7 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from cxrbench.errors import OutputError
+import pandas as pd
+
+from cxrbench.errors import DataError, OutputError
 
 
 def _refused(path: Path, exc: OSError, setting: str = "paths.results_dir") -> OutputError:
@@ -56,8 +58,15 @@ def atomic_write_json(path: Path, payload: Any) -> Path:
     return atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
 
+#: Bytes the write probe writes: an empty file needs an inode only, so a full disk would pass with 0 bytes.
+_PROBE_BYTES = 4 * 4096
+
+
 def check_writable(folder: Path, setting: str) -> None:
     """Prove that ``folder`` can be created and written, before any work starts; leave no trace.
+
+    The probe writes a few KiB and syncs them to the disk: a full disk (``ENOSPC``) or an exceeded
+    quota fails here, not in the middle of a run (Hydra's first ``.hydra/*.yaml``, a checkpoint).
 
     Raises:
         OutputError: naming the folder, the reason and the config key (``setting``) to change.
@@ -72,8 +81,14 @@ def check_writable(folder: Path, setting: str) -> None:
             raise NotADirectoryError(20, f"{existing} is a file, not a folder")
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
+        try:
+            payload = memoryview(b"\0" * _PROBE_BYTES)
+            while payload:  # os.write may write less than asked; ENOSPC arrives here or at fsync
+                payload = payload[os.write(fd, payload):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise OutputError(f"{setting}={folder} cannot be created or written ({reason}); point {setting} at a "
@@ -84,3 +99,29 @@ def check_writable(folder: Path, setting: str) -> None:
                 path.rmdir()
             except OSError:
                 pass
+
+
+def read_json(path: Path, what: str, fix: str = "delete it or rerun the run that wrote it") -> Any:
+    """The JSON document at ``path``; a missing, truncated or corrupt file is one :class:`DataError` line.
+
+    Args:
+        path: the file.
+        what: what the file is, for the message (``record``, ``checkpoint summary``, ``crafted-set manifest``).
+        fix: what the user should do about a bad file.
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise DataError(f"unreadable {what} {path} ({reason}); {fix}") from None
+
+
+def read_table(path: Path, what: str, fix: str = "delete it or rerun the run that wrote it", **kwargs: Any) -> pd.DataFrame:
+    """The Parquet table at ``path`` (a DataFrame); a missing or corrupt file is one :class:`DataError` line."""
+    path = Path(path)
+    try:
+        return pd.read_parquet(path, **kwargs)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise DataError(f"unreadable {what} {path} ({reason}); {fix}") from None

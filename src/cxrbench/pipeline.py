@@ -19,7 +19,7 @@ from cxrbench.data.datasets import DataBundle, SubsetView, stratified_rows
 from cxrbench.errors import ConfigError
 from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.predict import predict_proba
-from cxrbench.io import atomic_write, check_writable
+from cxrbench.io import atomic_write, check_writable, read_table
 from cxrbench.models import create_model
 from cxrbench.models.factory import CXRClassifier
 from cxrbench.models.init_weights import initialise_from
@@ -162,7 +162,7 @@ def clean_predictions(variant: Variant, paths: Paths, runtime: Runtime, batch_si
     """
     stored = paths.results / clean_predictions_path(variant)
     if stored.exists():
-        return pd.read_parquet(stored)
+        return read_table(stored, "clean predictions", "delete it: the next run recomputes it")
     test = variant.data.test
     probs = predict_proba(variant.model, test, runtime, batch_size)
     table = pd.DataFrame({"image_id": list(test.ids), "label": test.targets.astype(int), "prob": probs,

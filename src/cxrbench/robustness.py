@@ -32,7 +32,7 @@ from cxrbench.cli import compose_raw
 from cxrbench.config import RunConfig, validate
 from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.predict import probabilities
-from cxrbench.io import atomic_write
+from cxrbench.io import atomic_write, read_table
 from cxrbench.pipeline import Paths, clean_predictions, evaluate_clean, prepare_variant, record_base
 from cxrbench.reporting.records import finished_record, write_record
 from cxrbench.reporting.schema import RobustRecord
@@ -81,7 +81,7 @@ def run_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, config_dir: Path
     variant = prepare_variant(cfg, paths, runtime, log)
     evaluate_clean(cfg, variant, paths, runtime, wall=wall, log=log)
     clean = clean_predictions(variant, paths, runtime, cfg.train.eval_batch_size).set_index("image_id")
-    view = test_subset(variant, cfg.robust.images, cfg.seed)
+    view = test_subset(variant, cfg.robust.images, cfg.seed, setting="robust.images")
     ids = list(view.ids)
     x, y = view.batch(np.arange(len(view)))
     x, y = x.to(runtime.device), y.to(runtime.device)
@@ -103,9 +103,11 @@ def run_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, config_dir: Path
             per_sample = Path("predictions") / "robust" / f"{stem}.parquet"
             finished = finished_record(record_path, paths.results / per_sample)
             if finished:
-                table = pd.read_parquet(paths.results / per_sample)
-                state.adv_prob, state.broken = table["adv_prob"].to_numpy(), table["broken"].to_numpy(bool)
-                state.broken_at = table["broken_at"].to_numpy(float)
+                table = read_table(paths.results / per_sample, "robust cell table")
+                # Copies: the ladder writes into its state, and Arrow-backed columns are read-only.
+                state.adv_prob = table["adv_prob"].to_numpy(np.float64, copy=True)
+                state.broken = table["broken"].to_numpy(bool, copy=True)
+                state.broken_at = table["broken_at"].to_numpy(float, copy=True)
                 records.append(finished)
                 continue
             todo = np.flatnonzero(~state.broken)

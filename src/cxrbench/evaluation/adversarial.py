@@ -1,18 +1,12 @@
 """Craft adversarials once per (source model, attack), store them, evaluate them on any target.
 
-A crafting directory holds the work in chunks so an interrupted run resumes::
-
-    part-00000.npz       adversarial and clean images of chunk 0 (float32, compressed)
-    part-00000.parquet   per-sample record of chunk 0 (written after the images: marks it done)
-    ...
-    done.json            written last: the crafting is complete, with the provenance of the run that crafted it
-
-Images are stored in the experiment's one image space (``TrainConfig.canonical_size``); every
-model resizes them to its own input inside its wrapper. Evaluating on a target model (the source
-itself: white-box; another architecture: black-box) adds ``eval-<target>.parquet``. A target's
-clean prediction of an image is the one of its clean pass, and an image the attack left unchanged
-is that clean image, so a cell where nothing was fooled equals the clean figure of its images
-exactly.
+The set's files and the proof that a finished set is whole live in
+:mod:`cxrbench.evaluation.crafted_set`. Images are stored in the experiment's one image space
+(``TrainConfig.canonical_size``); every model resizes them to its own input inside its wrapper.
+Evaluating on a target model (the source itself: white-box; another architecture: black-box) adds
+``eval-<target>.parquet``. A target's clean prediction of an image is the one of its clean pass,
+and an image the attack left unchanged is that clean image, so a cell where nothing was fooled
+equals the clean figure of its images exactly.
 """
 from __future__ import annotations
 
@@ -33,7 +27,12 @@ from cxrbench.errors import DataError
 from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.perturbation import perturbation_measures
 from cxrbench.evaluation.predict import probabilities
-from cxrbench.io import atomic_write, atomic_write_json
+from cxrbench.evaluation.crafted_set import (chunk_is_whole, chunk_rows, crafted_by, eval_path, load_adversarials,
+                                             keep_chunking, load_table, part_paths, read_evaluation, read_manifest,
+                                             seal, write_evaluation)
+from cxrbench.io import atomic_write
+
+__all__ = ["craft", "crafted_by", "eval_path", "evaluate_on", "load_adversarials", "load_table", "summarize"]
 
 
 def craft(attack: CountingAttack, model: torch.nn.Module, dataset: CachedImageDataset, directory: Path, *,
@@ -48,15 +47,16 @@ def craft(attack: CountingAttack, model: torch.nn.Module, dataset: CachedImageDa
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    # A resume or a repair keeps the chunks the set was started with, whatever chunk_size says now.
+    chunk_size = keep_chunking(directory, chunk_size)
     model = model.eval()
     fmodel = fb.PyTorchModel(model, bounds=(0.0, 1.0), device=device)
     n = len(dataset)
-    starts = range(0, n, chunk_size)
+    chunks = chunk_rows(n, chunk_size)
     bar = tqdm(total=n, desc=f"attack {type(attack).__name__}", disable=not progress, dynamic_ncols=True)
-    for k, start in enumerate(starts):
-        part = directory / f"part-{k:05d}.parquet"
-        rows = np.arange(start, min(start + chunk_size, n))
-        if part.exists():
+    for k, rows in enumerate(chunks):
+        part, images = part_paths(directory, k)
+        if chunk_is_whole(directory, k, len(rows)):
             bar.update(len(rows))
             continue
         x, y = dataset.batch(rows)
@@ -76,14 +76,15 @@ def craft(attack: CountingAttack, model: torch.nn.Module, dataset: CachedImageDa
             "adv_prob": adv_prob, "adv_pred": predicted(adv_prob),
             **measures, "seconds": np.full(len(rows), seconds / len(rows)),
         })
-        _write_npz(directory / f"part-{k:05d}.npz", adversarial=adversarial.float().cpu().numpy(),
-                   clean=x.float().cpu().numpy(), rows=rows)
+        _write_npz(images, adversarial=adversarial.float().cpu().numpy(), clean=x.float().cpu().numpy(), rows=rows)
         _write_parquet(part, table)  # last: its presence marks the chunk finished
         bar.update(len(rows))
     bar.close()
-    table = load_table(directory, len(starts))
-    atomic_write_json(directory / "done.json", {"n": n, "chunks": len(starts), "attack": repr(attack),
-                                                "crafted_by": provenance or {}})
+    table = load_table(directory, len(chunks))
+    if len(table) != n or table["image_id"].tolist() != list(dataset.ids):
+        raise DataError(f"{directory} holds {len(table)} crafted images, not the {n} of this run; delete the "
+                        "folder and rerun")
+    seal(directory, n, chunk_size, repr(attack), provenance or {})
     return table
 
 
@@ -97,30 +98,6 @@ def _write_npz(path: Path, **arrays: np.ndarray) -> None:
 
 def _write_parquet(path: Path, table: pd.DataFrame) -> None:
     atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
-
-
-def load_table(directory: Path, chunks: int | None = None) -> pd.DataFrame:
-    """The per-sample crafting table of ``directory``, in sample order."""
-    parts = sorted(Path(directory).glob("part-*.parquet"))
-    if chunks is not None and len(parts) != chunks:
-        raise RuntimeError(f"{directory} has {len(parts)} of {chunks} chunks; rerun to finish crafting")
-    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-
-
-def load_adversarials(directory: Path, which: str = "adversarial") -> np.ndarray:
-    """All stored adversarial (or, with ``which="clean"``, clean) images of ``directory``, in sample order."""
-    parts = sorted(Path(directory).glob("part-*.npz"))
-    return np.concatenate([np.load(p)[which] for p in parts])
-
-
-def eval_path(directory: Path, name: str) -> Path:
-    """Where :func:`evaluate_on` keeps target ``name``'s predictions on the adversarials of ``directory``."""
-    return Path(directory) / f"eval-{name}.parquet"
-
-
-def crafted_by(directory: Path) -> dict:
-    """Provenance of the run that crafted the finished set in ``directory``."""
-    return json.loads((Path(directory) / "done.json").read_text()).get("crafted_by", {})
 
 
 def evaluate_on(target: torch.nn.Module, directory: Path, name: str, clean: pd.DataFrame, *,
@@ -139,9 +116,11 @@ def evaluate_on(target: torch.nn.Module, directory: Path, name: str, clean: pd.D
     An adversarial equal to its clean image is that clean image: it keeps the clean prediction.
     """
     path = eval_path(directory, name)
-    if path.exists():
-        return pd.read_parquet(path)
+    set_digest = read_manifest(directory).get("digest", "")
     ids = load_table(directory)["image_id"].tolist()
+    stored = read_evaluation(path, set_digest, ids)
+    if stored is not None:
+        return stored
     known = clean.set_index("image_id")
     missing = [i for i in ids if i not in known.index]
     if missing:
@@ -150,6 +129,9 @@ def evaluate_on(target: torch.nn.Module, directory: Path, name: str, clean: pd.D
     clean_prob = known.loc[ids, "prob"].to_numpy(dtype=np.float64)
     adversarial = torch.from_numpy(load_adversarials(directory))
     original = torch.from_numpy(load_adversarials(directory, "clean"))
+    if len(adversarial) != len(ids) or len(original) != len(ids):
+        raise DataError(f"{directory} holds {len(adversarial)} adversarial images for {len(ids)} crafted rows; "
+                        "rerun the attack: it recrafts damaged chunks")
     changed = np.flatnonzero((adversarial != original).flatten(1).any(1).numpy())
     adv_prob = clean_prob.copy()
     target = target.eval()
@@ -159,7 +141,7 @@ def evaluate_on(target: torch.nn.Module, directory: Path, name: str, clean: pd.D
     table = pd.DataFrame({"image_id": ids, "label": known.loc[ids, "label"].to_numpy(dtype=int),
                           "clean_prob": clean_prob, "clean_pred": predicted(clean_prob), "adv_prob": adv_prob,
                           "adv_pred": predicted(adv_prob)})
-    _write_parquet(path, table)
+    write_evaluation(path, table, set_digest)
     return table
 
 

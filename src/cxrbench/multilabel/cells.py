@@ -51,7 +51,7 @@ class Model:
 def prepare_model(cfg, variant: Variant, paths, runtime, images: int | None) -> Model:
     """Select the attacked test images (a seeded stratified prefix) and read their clean outputs."""
     table = stored_predictions(variant, paths, runtime, cfg.train.eval_batch_size)
-    view = test_subset(variant, images, cfg.seed)
+    view = test_subset(variant, images, cfg.seed, setting="multilabel.images")
     test = table[table["split"] == "test"].set_index("image_id").loc[view.ids]
     clean, labels, thresholds = test[PROBS].to_numpy(), test[LABELS].to_numpy(), thresholds_of(table)
     return Model(cfg, variant, view, clean, labels, thresholds, summarize(clean, labels, thresholds))

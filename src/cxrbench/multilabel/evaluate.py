@@ -18,7 +18,7 @@ from cxrbench.data.labels import NIH_LABELS
 from cxrbench.evaluation.multilabel import (k_accuracy, k_consistency, macro_auc, mlacc, ordinal_loss, output_bce,
                                             output_mse, per_label_auc)
 from cxrbench.evaluation.predict import predict_label_proba
-from cxrbench.io import atomic_write
+from cxrbench.io import atomic_write, read_table
 from cxrbench.pipeline import record_base
 from cxrbench.reporting.records import write_record
 from cxrbench.reporting.schema import MultiLabelRecord
@@ -49,7 +49,7 @@ def stored_predictions(variant, paths, runtime, batch_size: int) -> pd.DataFrame
     """``split`` (val/test), ``image_id``, ``y_<label>`` and ``p_<label>`` of every val and test image."""
     stored = paths.results / predictions_path(variant)
     if stored.exists():
-        return pd.read_parquet(stored)
+        return read_table(stored, "multi-label predictions", "delete it: the next run recomputes it")
     parts = []
     for split in ("val", "test"):
         data = getattr(variant.data, split)

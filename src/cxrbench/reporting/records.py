@@ -1,12 +1,11 @@
 """Result records: one typed JSON document per evaluated cell, written atomically, read back checked."""
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 from cxrbench.errors import ConfigError, DataError
-from cxrbench.io import atomic_write_json
+from cxrbench.io import atomic_write_json, read_json
 from cxrbench.reporting.schema import RecordBase, check_record, to_document
 
 
@@ -32,10 +31,7 @@ def load_records(records_dir: Path, kinds: tuple[str, ...]) -> list[dict]:
     records, bad = [], []
     for path in sorted(records_dir.rglob("*.json")):
         try:
-            record = check_record(json.loads(path.read_text()), str(path))
-        except (OSError, json.JSONDecodeError) as exc:
-            bad.append(f"unreadable record {path} ({exc}); delete it or rerun the run that wrote it")
-            continue
+            record = check_record(read_json(path, "record"), str(path))
         except DataError as exc:
             bad.append(str(exc))
             continue
@@ -82,5 +78,5 @@ def newest_per_cell(records: list[dict], fields: tuple[str, ...], *, data: str |
 def finished_record(record_path: Path, table_path: Path) -> dict | None:
     """A cell's record, marked ``reused``, when both it and its per-image table exist (else None: redo it)."""
     if record_path.exists() and table_path.exists():
-        return {**json.loads(record_path.read_text()), "path": str(record_path), "reused": True}
+        return {**read_json(record_path, "record"), "path": str(record_path), "reused": True}
     return None

@@ -70,7 +70,7 @@ def prepare_target(cfg: RunConfig, paths: Paths, runtime: Runtime, log: Callable
     clean = clean_predictions(variant, paths, runtime, cfg.train.eval_batch_size).set_index("image_id")
     test = binary_metrics(clean["label"].to_numpy(), clean["prob"].to_numpy())
     log(f"clean test {variant.name}: accuracy {test['accuracy']:.3f}  AUC {test['auc']:.3f}  (n={test['n']})")
-    view = test_subset(variant, cfg.study.images, cfg.seed)
+    view = test_subset(variant, cfg.study.images, cfg.seed, setting="study.images")
     return Target(cfg, variant, view, clean.loc[view.ids, "label"].to_numpy(int),
                   clean.loc[view.ids, "prob"].to_numpy(np.float64), test, wall)
 

@@ -13,7 +13,7 @@ from cxrbench.config import TrainConfig
 from cxrbench.errors import TrainingError
 from cxrbench.data.datasets import DataBundle
 from cxrbench.models.factory import CXRClassifier
-from cxrbench.io import atomic_write_json
+from cxrbench.io import atomic_write_json, read_json
 from cxrbench.training.checkpoint import load_weights
 from cxrbench.training.loop import fit
 from cxrbench.tasks import Task, get_task
@@ -87,5 +87,5 @@ def ensure_trained(model: CXRClassifier, data: DataBundle, train: TrainConfig, c
             # The resume point holds optimiser state (three times the weights); once done, it is dead weight.
             (directory / "last.pt").unlink(missing_ok=True)
         load_weights(model, directory / "best.pt")
-    summary = json.loads(done.read_text())
+    summary = read_json(done, "checkpoint summary", f"delete {directory} to retrain the model")
     return TrainedModel(model=runtime.prepare(model), directory=directory, reused=reused, summary=summary, key=key)
