@@ -5,7 +5,8 @@
 
 Per seed k: figures/seed<k>/figure{1..4}_*.{png,pdf}. Every seed the records hold is rendered;
 --seed renders one. --data and --train left out take the one value the records hold (an error
-when they hold several).
+when they hold several). Nothing to render (a --results folder that does not exist, a filter that
+selects no clean or attack record) is an error that names what the records hold, and draws nothing.
 """
 from __future__ import annotations
 

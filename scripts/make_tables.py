@@ -8,6 +8,11 @@ _ci.{csv,tex}) and comparison_table{1,2}.{csv,md}; across the seeds: tables/tabl
 _mean_sd.{csv,md}; from robust records (scripts/robust.py): tables/robust/robust_accuracy.{md,csv,tex}. Every seed the records hold is rendered; --seed renders one. --data and --train
 left out take the one value the records hold (an error when they hold several). Records of one
 cell that measured different configurations are an error that names both files.
+
+Nothing to render (a --results folder that does not exist, a --seed, --data or --train that selects
+no record) is an error that names what the records hold, and writes nothing. A table is never
+replaced by one with fewer filled cells (rendered from fewer records): that is refused, naming the
+file; --replace overwrites it anyway.
 """
 from __future__ import annotations
 

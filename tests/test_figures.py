@@ -79,8 +79,8 @@ def test_make_figures_script(results):
     spec.loader.exec_module(script)
     assert script.main(["--results", str(results), "--train", "quick"]) == 0
     assert all((results / "figures" / "seed0" / f"{s}.pdf").stat().st_size > 0 for s in STEMS)
-    assert script.main(["--results", str(results), "--seed", "7"]) == 0  # nothing selected: still renders
-    assert (results / "figures" / "seed7" / "figure4_perceptibility.png").exists()
+    assert script.main(["--results", str(results), "--seed", "7"]) == 2  # nothing selected: an error, no blank figures
+    assert not (results / "figures" / "seed7").exists()
 
 
 def test_a_weakened_attack_is_drawn_hollow_in_figure4(results, monkeypatch):

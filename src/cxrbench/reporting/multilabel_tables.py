@@ -22,10 +22,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from cxrbench.io import atomic_write_text
 from cxrbench.models import get_model_spec
 from cxrbench.reporting.records import load_records, newest_per_cell
-from cxrbench.reporting.table_format import csv_text, fmt, write_table
+from cxrbench.reporting.table_format import csv_text, fmt, write_table, write_texts
 from cxrbench.reporting.transfer import heat_maps, labels, matrix_values, model_order
 
 _CELL = ("seed", "pooling", "evaluation", "loss", "source", "model", "epsilon", "steps", "digest")
@@ -137,7 +136,7 @@ def render_multilabel(results_dir: Path, *, data: str | None = None,
             written.update(write_table(out, f"risk-{tag}", risk, [where, k_note, "RISK: mean over images of "
                                        "M(x*)·C(ŷ*) / ΣC(ŷ*) (README); MLACC against the target label set."],
                                        "Risk-targeted PGD towards the improbable labels of the clean top label"))
-    written["multilabel_cells.csv"] = atomic_write_text(out / "multilabel_cells.csv", csv_text(cells.astype(
-        {"seed": str, "n": str, "steps": str})))
+    written.update(write_texts(out, {"multilabel_cells.csv": csv_text(cells.astype(
+        {"seed": str, "n": str, "steps": str}))}))
     log(f"multilabel: {len(attacked)} attack cells -> {out}")
     return written

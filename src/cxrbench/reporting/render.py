@@ -13,8 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from cxrbench.errors import DataError
 from cxrbench.reporting.figures import figure1, figure2
 from cxrbench.reporting.figures_stats import figure3, figure4
+from cxrbench.reporting.records import load_records
+from cxrbench.reporting.schema import SCHEMAS
 from cxrbench.reporting.selection import Selection, Selections, select_records
 from cxrbench.reporting.seed_summary import summarize_seeds, write_seed_summary_files
 from cxrbench.reporting.table_text import write_table_files
@@ -28,6 +31,38 @@ def seed_folder(seed: int) -> str:
 
 def _prefixed(written: dict[str, Path], prefix: str) -> dict[str, Path]:
     return {f"{prefix}/{name}": path for name, path in written.items()}
+
+
+def selected_any(selections: Selections) -> bool:
+    """Whether any seed of ``selections`` holds a clean or an attack record (something to draw Tables 1-2 from)."""
+    return any(s.clean or s.attack for s in selections.seeds.values())
+
+
+def _values(records: list[dict], read: Callable[[dict], object]) -> str:
+    return ", ".join(map(str, sorted({v for v in map(read, records) if v is not None}, key=str))) or "none"
+
+
+def describe_records(results_dir: Path) -> str:
+    """What ``results_dir/records`` holds, for an error that must say what exists: kinds, data, recipes, seeds."""
+    records_dir = Path(results_dir) / "records"
+    if not records_dir.is_dir():
+        return (f"{records_dir} does not exist: run scripts/run.py (or reproduce.py, robust.py, study.py, "
+                "multilabel.py) with paths.results_dir pointing there first, or give another --results")
+    records = load_records(records_dir, kinds=tuple(SCHEMAS))
+    if not records:
+        return f"{records_dir} holds no record: run an experiment script with paths.results_dir pointing there first"
+    counts = ", ".join(f"{sum(r['kind'] == kind for r in records)} {kind}" for kind in SCHEMAS
+                       if any(r["kind"] == kind for r in records))
+    return (f"the records there are {counts} (data {_values(records, lambda r: (r.get('data') or {}).get('source'))}; "
+            f"train {_values(records, lambda r: ((r.get('config') or {}).get('train') or {}).get('name'))}; "
+            f"seeds {_values(records, lambda r: r.get('seed'))}): choose among these with --data, --train and --seed")
+
+
+def nothing_to_render(results_dir: Path, what: str, filters: dict[str, object]) -> DataError:
+    """The error of a render that selected nothing: what it looked for, under which folder, and what exists."""
+    looked = ", ".join(f"{k} {v}" for k, v in filters.items() if v is not None)
+    return DataError(f"nothing to render: no {what}{' with ' + looked if looked else ''} under "
+                     f"{Path(results_dir) / 'records'}; {describe_records(results_dir)}")
 
 
 def render_tables(selection: Selection, *, reference_dir: Path | None = None, resamples: int = 1000,

@@ -14,11 +14,10 @@ from typing import Callable
 import pandas as pd
 
 from cxrbench.attacks import list_attacks
-from cxrbench.io import atomic_write_text
 from cxrbench.reporting.bootstrap import bootstrap_metrics
 from cxrbench.reporting.figures import add_notes, plt, save_figure, variant_label
 from cxrbench.reporting.records import load_records, newest_per_cell
-from cxrbench.reporting.table_format import csv_text, fmt, write_table
+from cxrbench.reporting.table_format import csv_text, fmt, write_table, write_texts
 from cxrbench.reporting.tables import POOLING, STANDARD
 
 #: One table cell; reruns of it resolve to the newest record.
@@ -118,7 +117,7 @@ def render_robust(results_dir: Path, *, data: str | None = None, resamples: int 
     title = "Accuracy under fixed-budget L-inf attacks: G2 PGD vs APGD-CE, standard vs adversarially trained"
     written.update(write_table(out, "robust_accuracy", frame, notes, title))
     long = cells.drop(columns=["digest"]).astype({c: str for c in ("seed", "iterations", "n", "gradients")})
-    written["robust_cells.csv"] = atomic_write_text(out / "robust_cells.csv", csv_text(long))
+    written.update(write_texts(out, {"robust_cells.csv": csv_text(long)}))
     written.update(robust_figure(cells, results_dir / "figures"))
     log(f"robust: {len(cells)} cells -> {out}")
     return written

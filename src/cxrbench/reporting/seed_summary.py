@@ -9,9 +9,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from cxrbench.io import atomic_write_text
 from cxrbench.reporting.table_format import (attack_notes, cell_grid, csv_text, fmt, markdown_document, markdown_grid,
-                                             row_keys)
+                                             row_keys, write_texts)
 from cxrbench.reporting.table_notes import (CLEAN_SAME_TITLE, DAGGER, CellCounts, cell_variant, column_counts,
                                             column_head, dagger_note, deviation_lines, deviation_text, n_suffix,
                                             table_number, table_what)
@@ -183,4 +182,4 @@ def write_seed_summary_files(summary: SeedSummary, out_dir: Path, describe: str)
          *attack_notes(columns), f"Machine-readable: `{name}_mean_sd.csv` (`<column>_mean`, `<column>_sd`, "
                                   "`<column>_seeds`); each seed's table: `seed<k>/{name}.csv`."])
     texts = {f"{name}_mean_sd.csv": _summary_csv(summary), f"{name}_mean_sd.md": document}
-    return {file: atomic_write_text(Path(out_dir) / file, text) for file, text in texts.items()}
+    return write_texts(Path(out_dir), texts)

@@ -11,11 +11,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from cxrbench.io import atomic_write_text
 from cxrbench.reporting import study_figures as figures
 from cxrbench.reporting.study_frames import (budget_frame, clean_frame, confidence_frame, load_study, minimal_frame,
                                              perturbation_frame)
-from cxrbench.reporting.table_format import csv_text, fmt, write_table
+from cxrbench.reporting.table_format import csv_text, fmt, write_table, write_texts
 
 #: Budgets of the success-vs-iterations table (the CSV and the figure hold every budget).
 _ITERATION_COLUMNS = (1, 2, 3, 5, 10, 15, 20, 30, 40, 50)
@@ -38,7 +37,7 @@ def _wide(frame: pd.DataFrame, rows: list[str], column: str, value: str) -> pd.D
 
 
 def _long(out: Path, name: str, frame: pd.DataFrame) -> dict[str, Path]:
-    return {f"{name}.csv": atomic_write_text(out / f"{name}.csv", csv_text(frame))}
+    return write_texts(out, {f"{name}.csv": csv_text(frame)})
 
 
 def render_budget(cells: list[dict], out: Path, figures_dir: Path) -> dict[str, Path]:

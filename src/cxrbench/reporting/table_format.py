@@ -6,15 +6,18 @@ only where they change), one column per published column, attack families groupe
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import csv
 import io
 import math
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pandas as pd
 
 from cxrbench.attacks import get_attack_spec
+from cxrbench.errors import OutputError
 from cxrbench.io import atomic_write_text
 from cxrbench.reporting.tables import CLEAN, KEYS, attack_columns
 
@@ -155,4 +158,58 @@ def write_table(out_dir: Path, stem: str, frame: pd.DataFrame, notes: list[str],
     """Write ``stem.md``, ``stem.csv`` and ``stem.tex`` of one table atomically; return their paths."""
     texts = {f"{stem}.md": plain_markdown(frame, notes, title), f"{stem}.csv": csv_text(frame),
              f"{stem}.tex": plain_latex(frame, title, stem, text_columns)}
-    return {name: atomic_write_text(Path(out_dir) / name, text) for name, text in texts.items()}
+    return write_texts(out_dir, texts)
+
+
+# --- the guard every table file passes: a render never replaces a table by a less complete one ---------
+
+#: Set by ``make_tables.py --replace``. A context variable rather than an argument: every table writer
+#: (Tables 1-2, mean ± sd, robust, transfer, multi-label, studies) goes through :func:`write_texts`,
+#: and threading a flag through each renderer's signature would touch them all for one decision.
+_REPLACE: contextvars.ContextVar[bool] = contextvars.ContextVar("replace_tables", default=False)
+
+
+@contextlib.contextmanager
+def replacing_tables() -> Iterator[None]:
+    """Within this block :func:`write_texts` overwrites tables even with less complete ones."""
+    token = _REPLACE.set(True)
+    try:
+        yield
+    finally:
+        _REPLACE.reset(token)
+
+
+def filled_cells(text: str) -> int:
+    """How many fields below the header of CSV ``text`` hold a value (an empty field: no record)."""
+    rows = list(csv.reader(io.StringIO(text)))
+    return sum(1 for row in rows[1:] for field in row if field.strip())
+
+
+def _existing(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):  # gone, or not text: nothing a render could lose
+        return None
+
+
+def write_texts(out_dir: Path, texts: dict[str, str]) -> dict[str, Path]:
+    """Write the files of one table (name -> text) atomically, after checking that none loses cells.
+
+    Each CSV among ``texts`` is compared with the file it would replace: one with more filled cells
+    means the records behind this render are fewer (a filter, a deleted record, another seed), so the
+    whole table (its Markdown and LaTeX too) is left as it is and the render stops. Checked before any
+    file of the table is written, so a refused table is never half replaced.
+
+    Raises:
+        OutputError: an existing CSV has more filled cells; the message names it and how to proceed.
+    """
+    out_dir = Path(out_dir)
+    if not _REPLACE.get():
+        for name, text in texts.items():
+            old = _existing(out_dir / name) if name.endswith(".csv") else None
+            if old is not None and filled_cells(old) > filled_cells(text):
+                raise OutputError(
+                    f"refusing to replace {out_dir / name}: it has {filled_cells(old)} filled cells, this render "
+                    f"only {filled_cells(text)} (it rests on fewer records); render with scripts/make_tables.py "
+                    "--replace to overwrite it, or delete it first")
+    return {name: atomic_write_text(out_dir / name, text) for name, text in texts.items()}

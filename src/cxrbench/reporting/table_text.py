@@ -14,10 +14,9 @@ from typing import Callable
 
 import pandas as pd
 
-from cxrbench.io import atomic_write_text
 from cxrbench.reporting.comparison import comparison, mean_absolute_difference
 from cxrbench.reporting.table_format import (attack_notes, cell_grid, csv_text, fmt, latex_escape, latex_table,
-                                             markdown_document, markdown_grid, row_keys)
+                                             markdown_document, markdown_grid, row_keys, write_texts)
 from cxrbench.reporting.table_notes import (CLEAN_SAME_TITLE, DAGGER, CellCounts, cell_variant, column_counts,
                                             column_head, dagger_note, deviation_lines, deviation_text, n_suffix,
                                             table_number, table_what)
@@ -155,4 +154,4 @@ def write_table_files(table: PaperTable, out_dir: Path, describe: str, *, resamp
         f"comparison_table{number}.csv": csv_text(diff.reset_index()),
         f"comparison_table{number}.md": comparison_doc,
     }
-    return {file: atomic_write_text(Path(out_dir) / file, text) for file, text in texts.items()}
+    return write_texts(Path(out_dir), texts)

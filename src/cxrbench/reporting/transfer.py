@@ -22,12 +22,11 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.attacks import get_attack_spec
-from cxrbench.io import atomic_write_text
 from cxrbench.models import get_model_spec, list_models
 from cxrbench.reporting.bootstrap import bootstrap_metrics
 from cxrbench.reporting.figures import add_notes, plt, save_figure
 from cxrbench.reporting.records import load_records, newest_per_cell
-from cxrbench.reporting.table_format import csv_text, fmt, write_table
+from cxrbench.reporting.table_format import csv_text, fmt, write_table, write_texts
 from cxrbench.reporting.tables import POOLING_LABEL, STANDARD
 
 #: One matrix; reruns of one (source, target) pair of it resolve to the newest record.
@@ -157,6 +156,6 @@ def render_transfer(results_dir: Path, *, data: str | None = None, resamples: in
                                        _title(group, key, metric), text_columns=1))
         written.update(heat_map(group, key, results_dir / "figures" / "transfer", stem))
     long = cells.astype({c: str for c in ("seed", "n")})
-    written["transfer_cells.csv"] = atomic_write_text(out / "transfer_cells.csv", csv_text(long))
+    written.update(write_texts(out, {"transfer_cells.csv": csv_text(long)}))
     log(f"transfer: {cells.groupby(list(_MATRIX)).ngroups} matrices over {cells['source'].nunique()} models -> {out}")
     return written
