@@ -59,6 +59,25 @@ def _expand(overrides: list[str]) -> list[list[str]]:
     return variants
 
 
+#: Mappings whose keys the user chooses (training recipe -> models): an override may add a key to them.
+OPEN_MAPPINGS = ("robust.variants", "study.variants")
+
+
+def _open_mapping(key: str) -> str | None:
+    """The open mapping that ``key`` is or lies directly under (``robust.variants.paper``), or None."""
+    return next((m for m in OPEN_MAPPINGS if key == m or key.rsplit(".", 1)[0] == m), None)
+
+
+def _extend_open_mappings(overrides: list[str]) -> list[str]:
+    """Make ``robust.variants={paper:[irv2]}`` (and ``robust.variants.paper=[irv2]``) add the new key.
+
+    Hydra composes in struct mode, so a plain override may only change keys that exist; ``++`` merges
+    the mapping and adds what is new, which is what the README documents for these user-keyed mappings.
+    """
+    return [f"++{line}" if not line.startswith(("+", "~")) and _open_mapping(line.split("=", 1)[0]) else line
+            for line in overrides]
+
+
 def _check_choices(overrides: list[str], groups: dict[str, list[str]]) -> None:
     for line in overrides:
         key, _, value = line.partition("=")
@@ -67,10 +86,31 @@ def _check_choices(overrides: list[str], groups: dict[str, list[str]]) -> None:
             raise ConfigError(f"unknown {group} {value!r}; choose one of: {', '.join(groups[group])}")
 
 
+def _additions(overrides: list[str], full: str, mapping: str, node: DictConfig) -> list[str]:
+    """The ``+<mapping>.<key>=<value>`` overrides that add the new keys the override of ``full`` names."""
+    out = []
+    for o in OverridesParser.create().parse_overrides(overrides):
+        if o.key_or_group != full:
+            continue
+        value = o.value()
+        entries = ({k: v for k, v in value.items() if k not in node} if full == mapping and isinstance(value, dict)
+                   else {full.rsplit(".", 1)[1]: value} if full != mapping else {})
+        out += [f"+{mapping}.{k}=" + ("[" + ",".join(map(str, v)) + "]" if isinstance(v, list) else str(v))
+                for k, v in entries.items()]
+    return out
+
+
 def _explain(exc: Exception, overrides: list[str], base: DictConfig | None) -> ConfigError:
     text = str(exc)
     missing = re.search(r"Key '([^']+)' is not in struct", text) or re.search(r"Could not override '([^']+)'", text)
     override = re.search(r"Could not override '([^']+)'", text)
+    mapping = _open_mapping(override.group(1)) if override else None
+    if mapping and base is not None:  # a new key of a user-keyed mapping: say how to add it, not "unknown"
+        node = OmegaConf.select(base, mapping)
+        valid = ", ".join(sorted(node.keys())) if isinstance(node, DictConfig) else "none"
+        adds = _additions(overrides, override.group(1), mapping, node) or [f"+{mapping}.<recipe>=[<models>]"]
+        return ConfigError(f"{mapping} holds {valid}, and here (Hydra's struct mode) a plain override changes only "
+                           f"those keys: write {' '.join(adds)} to add one")
     if missing and override and base is not None:
         full = override.group(1)
         parent = full.rsplit(".", 1)[0] if "." in full else ""
@@ -81,13 +121,20 @@ def _explain(exc: Exception, overrides: list[str], base: DictConfig | None) -> C
     return ConfigError(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
 
 
-def _compose(config_dir: Path, config_name: str, overrides: list[str], groups: dict[str, list[str]]) -> DictConfig:
+def _compose(config_dir: Path, config_name: str, overrides: list[str], groups: dict[str, list[str]], *,
+             extend: bool = True) -> DictConfig:
+    """Compose one job's config; ``extend``: let overrides add keys to :data:`OPEN_MAPPINGS`.
+
+    ``extend`` is off for :func:`preflight`: there Hydra's own app composes the job afterwards from the
+    command line as typed, so the check must see exactly what Hydra will.
+    """
     _check_choices(overrides, groups)
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(version_base="1.3", config_dir=str(Path(config_dir).resolve())):
             try:
-                return compose(config_name=config_name, overrides=overrides)
+                return compose(config_name=config_name,
+                               overrides=_extend_open_mappings(overrides) if extend else overrides)
             except HydraException as exc:
                 chosen = [o for o in overrides if o.split("=")[0] in groups]
                 raise _explain(exc, overrides, compose(config_name=config_name, overrides=chosen)) from None
@@ -114,7 +161,7 @@ def preflight(argv: list[str], config_dir: Path, config_name: str = "config") ->
 
     groups = config_groups(config_dir)
     for variant in _expand(overrides):
-        run = validate(_compose(config_dir, config_name, variant, groups))
+        run = validate(_compose(config_dir, config_name, variant, groups, extend=False))
         # Hydra creates its run folder under paths.results_dir before the job starts: check it first.
         resolve_paths(run, Path(config_dir).resolve().parent).check_writable()
 

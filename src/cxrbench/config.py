@@ -221,6 +221,12 @@ def validate(cfg: DictConfig) -> RunConfig:
     if run.model.checkpoint and run.model.weights:
         raise ConfigError("model.checkpoint (evaluate these trained weights) and model.weights (initialise, then "
                           "train) exclude each other; drop one")
+    if run.model.weights:  # a missing or wrong file fails here, before the data cache is built
+        from cxrbench.models.init_weights import weights_problem
+
+        problem = weights_problem(run.model.weights)
+        if problem:
+            raise ConfigError(problem)
     _choice(run.pooling.mode, POOLING_MODES, "pooling")
     if run.data.source == "phantom":
         from cxrbench.data.phantom import LABEL_SETS

@@ -71,6 +71,8 @@ def check_writable(folder: Path, setting: str) -> None:
     Raises:
         OutputError: naming the folder, the reason and the config key (``setting``) to change.
     """
+    import errno
+
     folder = Path(folder).absolute()
     existing = folder
     while not existing.exists() and existing != existing.parent:
@@ -91,8 +93,10 @@ def check_writable(folder: Path, setting: str) -> None:
             os.unlink(probe)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise OutputError(f"{setting}={folder} cannot be created or written ({reason}); point {setting} at a "
-                          "writable folder") from None
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)  # then the fix is space, not permissions
+        fix = (f"free space there, or point {setting} at a writable folder on another disk" if full
+               else f"point {setting} at a writable folder")
+        raise OutputError(f"{setting}={folder} cannot be created or written ({reason}); {fix}") from None
     finally:
         for path in created:  # deepest first: the folders this check made, not the run
             try:

@@ -10,13 +10,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from cxrbench.cli import compose_raw
+from cxrbench.cli import compose_raw, config_groups
+from cxrbench.errors import ConfigError
 from cxrbench.config import RunConfig, validate
 from cxrbench.pipeline import Paths, resolve_paths
 from cxrbench.runtime import Runtime, resolve_runtime, seed_everything
 
 #: Overrides that the walk sets per variant (the user's own values for them are replaced).
 PER_VARIANT = ("train", "model", "pooling", "seed")
+
+
+def _mapping_name(base: RunConfig, recipes: dict[str, list[str]]) -> str:
+    """The config key ``recipes`` was read from, for messages (the scripts pass the validated node itself)."""
+    for name, node in (("robust.variants", base.robust.variants), ("study.variants", base.study.variants)):
+        if node is recipes:
+            return name
+    return "the variants"
+
+
+def check_recipes(base: RunConfig, config_dir: Path, recipes: dict[str, list[str]]) -> None:
+    """Every recipe is a ``configs/train`` option and at least one model is listed, else one error line.
+
+    Raises:
+        ConfigError: an unknown recipe (with the valid ones), or no model at all (with how to list one).
+    """
+    name = _mapping_name(base, recipes)
+    known = config_groups(config_dir).get("train", [])
+    for recipe in recipes:
+        if recipe not in known:
+            raise ConfigError(f"{name}.{recipe}: {recipe!r} is not a training recipe (a configs/train option); "
+                              f"choose one of: {', '.join(known)}")
+    if not any(recipes.values()):
+        listed = ", ".join(f"{recipe}: []" for recipe in recipes) or "no recipe"
+        example = f"{name}.{next(iter(recipes), 'quick')}=[irv2]"
+        raise ConfigError(f"{name} lists no model ({listed}), so there is nothing to train or attack; list one, "
+                          f"e.g. {example}")
 
 
 def plan_variants(base: RunConfig, overrides: list[str], config_dir: Path, recipes: dict[str, list[str]], *,
@@ -30,7 +58,11 @@ def plan_variants(base: RunConfig, overrides: list[str], config_dir: Path, recip
         recipes: training recipe (a ``configs/train`` option) -> registered model names.
         axis: a training option set per variant (``train_size``, ``input_size``), or None.
         values: its values, in the order the variants are walked.
+
+    Raises:
+        ConfigError: an unknown recipe, no model in any recipe, or an invalid variant config.
     """
+    check_recipes(base, config_dir, recipes)
     varied = PER_VARIANT + ((f"train.{axis}",) if axis else ())
     shared = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in varied]
     settings = [[f"train.{axis}={v}"] for v in values] if axis else [[]]
