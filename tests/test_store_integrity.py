@@ -115,10 +115,10 @@ def test_truncated_json_anywhere_is_one_line_that_names_the_file(attacked, tmp_p
 def test_a_truncated_checkpoint_summary_is_one_error_line_not_a_hydra_traceback(tmp_path):
     overrides = TINY + ["model=irv2", "train.input_size=75", f"paths.results_dir={tmp_path / 'results'}",
                         f"paths.cache_dir={tmp_path / 'cache'}"]
-    assert run_cli(*overrides).returncode == 0
+    assert run_cli(*overrides, timeout=900).returncode == 0
     (summary,) = (tmp_path / "results" / "checkpoints").rglob("done.json")
     summary.write_text(summary.read_text()[:25])
-    proc = run_cli(*overrides)
+    proc = run_cli(*overrides, timeout=900)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "Error executing job" not in proc.stderr
     assert error_lines(proc) == [f"error: unreadable checkpoint summary {summary} "
                                  f"({error_lines(proc)[0].split('(', 1)[1].split(')')[0]}); "

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from cxrbench.io import read_table
 from cxrbench.attacks import get_attack_spec, list_attacks
 from cxrbench.attacks.registry import FAMILIES
 from cxrbench.reporting.figures import (add_notes, figure_variants, missing_summary, plt, save_figure,
@@ -55,7 +56,7 @@ def figure3(selection: Selection, out_dir: Path, log: Callable[[str], None] = pr
             if per_sample is None or not per_sample.exists():
                 missing[variant].append(get_attack_spec(attack).paper_id)
                 continue
-            values = successful_disease_confidence(pd.read_parquet(per_sample))
+            values = successful_disease_confidence(read_table(per_sample, "per-image table"))
             if len(values):
                 ax.boxplot(values, positions=[x], widths=width * 0.85, patch_artist=True, manage_ticks=False,
                            boxprops={"facecolor": _VARIANT_COLOURS[j], "alpha": 0.75},

@@ -13,6 +13,7 @@ from typing import Callable
 
 import pandas as pd
 
+from cxrbench.io import read_table
 from cxrbench.attacks import list_attacks
 from cxrbench.reporting.bootstrap import bootstrap_metrics
 from cxrbench.reporting.figures import add_notes, plt, save_figure, variant_label
@@ -30,7 +31,7 @@ def robust_cells(results_dir: Path, *, data: str | None = None, resamples: int =
     chosen = newest_per_cell(records, _CELL, data=data, what="robust")
     rows = []
     for key, r in sorted(chosen.items(), key=lambda kv: _order(kv[1])):
-        samples = pd.read_parquet(Path(results_dir) / r["per_sample"], columns=["label", "adv_prob", "clean_prob"])
+        samples = read_table(Path(results_dir) / r["per_sample"], "per-image table", columns=["label", "adv_prob", "clean_prob"])
         value = bootstrap_metrics(samples["label"].to_numpy(), samples["adv_prob"].to_numpy(), resamples=resamples)
         clean = bootstrap_metrics(samples["label"].to_numpy(), samples["clean_prob"].to_numpy(), resamples=resamples)
         rows.append({**dict(zip(_CELL, key)), "variant": variant_label(r["model"], r["pooling"], r["regime"]),

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxrbench.io import read_table
 from cxrbench.reporting.bootstrap import Interval
 from cxrbench.reporting.figures import variant_label
 from cxrbench.reporting.records import load_records, newest_per_cell
@@ -50,7 +51,7 @@ def load_study(results_dir: Path, study: str, *, data: str | None = None) -> lis
     chosen = newest_per_cell(records, _CELL, data=data, what=study).values()
     out = []
     for r in chosen:
-        table = pd.read_parquet(Path(results_dir) / r["per_sample"])
+        table = read_table(Path(results_dir) / r["per_sample"], "per-image table")
         out.append({**r, "table": table, "variant": variant_label(r["model"], r["pooling"], r["regime"])})
     return sorted(out, key=lambda r: (r["seed"], r["variant"], r["axis_value"], r["measure"], r["attack"],
                                       r["epsilon"] if r["epsilon"] == r["epsilon"] else -1))

@@ -27,6 +27,7 @@ from typing import Callable
 
 import pandas as pd
 
+from cxrbench.io import read_table
 from cxrbench.attacks import get_attack_spec, list_attacks
 from cxrbench.models import get_model_spec, list_models
 from cxrbench.errors import DataError
@@ -170,7 +171,7 @@ def _intervals(selection: Selection, record: dict, prob_column: str, *, resample
         empty = {m: NAN_INTERVAL for m in METRIC.values()}
         return {"value": empty, "clean": empty}
     columns = ["label", prob_column] + (["clean_prob"] if prob_column != "prob" else [])
-    samples = pd.read_parquet(path, columns=columns)
+    samples = read_table(path, "per-image table", columns=columns)
     labels = samples["label"].to_numpy()
     out = {"value": bootstrap_metrics(labels, samples[prob_column].to_numpy(), resamples=resamples, seed=seed)}
     out["clean"] = out["value"] if prob_column == "prob" else bootstrap_metrics(
@@ -196,7 +197,7 @@ def clean_on_images(selection: Selection, clean: dict, image_ids: list[str]) -> 
     path = selection.path(clean.get("per_sample") or "")
     if not clean.get("per_sample") or not path.exists():
         return None
-    samples = pd.read_parquet(path, columns=["image_id", "label", "prob"])
+    samples = read_table(path, "per-image table", columns=["image_id", "label", "prob"])
     kept = samples[samples["image_id"].isin(set(image_ids))]
     return binary_metrics(kept["label"].to_numpy(), kept["prob"].to_numpy())
 
@@ -207,7 +208,7 @@ def _check_clean_same(selection: Selection, record: dict, log: Callable[[str], N
     path = selection.path(record.get("per_sample") or "")
     if clean is None or not record.get("per_sample") or not path.exists():
         return
-    figures = clean_on_images(selection, clean, pd.read_parquet(path, columns=["image_id"])["image_id"].tolist())
+    figures = clean_on_images(selection, clean, read_table(path, "per-image table", columns=["image_id"])["image_id"].tolist())
     if figures is None:
         return
     for metric in METRIC.values():

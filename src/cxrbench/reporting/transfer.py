@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from cxrbench.io import read_table
 from cxrbench.attacks import get_attack_spec
 from cxrbench.models import get_model_spec, list_models
 from cxrbench.reporting.bootstrap import bootstrap_metrics
@@ -45,7 +46,7 @@ def transfer_cells(results_dir: Path, *, data: str | None = None, resamples: int
     chosen = newest_per_cell(records, _CELL, data=data, what="attack")
     rows = []
     for key, r in chosen.items():
-        samples = pd.read_parquet(Path(results_dir) / r["per_sample"], columns=["label", "adv_prob"])
+        samples = read_table(Path(results_dir) / r["per_sample"], "per-image table", columns=["label", "adv_prob"])
         interval = bootstrap_metrics(samples["label"].to_numpy(), samples["adv_prob"].to_numpy(), resamples=resamples)
         rows.append({**dict(zip(_CELL, key)), "attack_id": r["attack_id"], "profile": r["profile"], "n": r["images"],
                      "accuracy": r["accuracy"], "accuracy_lo": interval["accuracy"].lo,
