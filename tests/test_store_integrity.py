@@ -120,9 +120,9 @@ def test_a_truncated_checkpoint_summary_is_one_error_line_not_a_hydra_traceback(
     summary.write_text(summary.read_text()[:25])
     proc = run_cli(*overrides, timeout=900)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "Error executing job" not in proc.stderr
-    assert error_lines(proc) == [f"error: unreadable checkpoint summary {summary} "
-                                 f"({error_lines(proc)[0].split('(', 1)[1].split(')')[0]}); "
-                                 f"delete {summary.parent} to retrain the model"]
+    (line,) = error_lines(proc)
+    assert line.startswith(f"error: unreadable checkpoint summary {summary} (")
+    assert line.endswith(f"; delete {summary.parent} to retrain the model")
 
 
 def test_more_images_than_the_test_split_are_refused_not_recorded(attacked):
