@@ -9,8 +9,9 @@ from cxrbench.data.cooccurrence import cooccurrence, inverse_cooccurrence, risk,
 from cxrbench.data.labels import NIH_LABELS
 from cxrbench.data.nih import bundled_metadata_path, load_metadata
 from cxrbench.errors import DataError
-from cxrbench.evaluation.multilabel import (k_accuracy, k_consistency, macro_auc, mlacc, ordinal_loss, output_bce,
-                                            output_mse, per_label_auc)
+from cxrbench.evaluation.multilabel import (frequency_prior, k_accuracy, k_accuracy_paper, k_consistency, macro_auc,
+                                            mlacc, ordinal_loss, output_bce, output_mse, per_label_auc)
+from cxrbench.multilabel.evaluate import prior_metrics
 
 # Four labels, three images. Image 0: findings {0, 2}; image 1: {3}; image 2: none ("No Finding").
 TRUTH = np.array([[1, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]])
@@ -29,6 +30,36 @@ def test_k_accuracy_by_hand():
     assert three.per_image.tolist() == [0.5, 1.0] and three.value == 0.75
     perfect = k_accuracy(TRUTH + 0.01 * np.arange(4), TRUTH, 3)
     assert perfect.value == 1.0  # ranking every finding first scores 1 whatever k
+
+
+def test_k_accuracy_as_definition_1_reads_by_hand():
+    # top_k of the 0/1 truth, ties by label order: image 0 {0, 2} -> top-1 [0], top-3 [0, 2, 1];
+    # image 1 {3} -> [3], [3, 0, 1]; image 2 (no finding) -> [0], [0, 1, 2]. Every image counts.
+    # k = 1: {0} vs [0] -> 1; {2} vs [3] -> 0; {0} vs [0] -> 1 (the "finding" 0 the image does not have)
+    assert k_accuracy_paper(PROBS, TRUTH, 1) == pytest.approx(2 / 3)
+    # k = 3: {0, 1, 3} vs {0, 1, 2} -> 2/3; {2, 3, 0} vs {3, 0, 1} -> 2/3; {0, 1, 2} vs {0, 1, 2} -> 1
+    assert k_accuracy_paper(PROBS, TRUTH, 3) == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
+    # Ours on the same outputs differs (0.5 and 0.75): over images with a finding, divided by min(k, |P|).
+    assert (k_accuracy(PROBS, TRUTH, 1).value, k_accuracy(PROBS, TRUTH, 3).value) == (0.5, 0.75)
+    # With k findings or more both agree on an image: every finding ranked first scores 1 in both.
+    full = np.array([[1, 1, 1, 0]])
+    assert k_accuracy_paper(np.array([[0.9, 0.8, 0.7, 0.1]]), full, 3) == k_accuracy(
+        np.array([[0.9, 0.8, 0.7, 0.1]]), full, 3).value == 1.0
+
+
+def test_frequency_prior_is_counted_on_the_training_labels():
+    train = np.array([[1, 0, 0, 1], [1, 0, 0, 0], [0, 0, 1, 1], [1, 0, 0, 0]])
+    frequency = frequency_prior(train)
+    assert frequency.tolist() == [0.75, 0.0, 0.25, 0.5]
+    prior = prior_metrics(frequency, TRUTH)
+    # One ranking for every image: 0, 3, 2, 1. Image 0 {0, 2}: top-1 hits (1), top-3 {0, 3, 2} holds both (1);
+    # image 1 {3}: top-1 misses (0), top-3 holds it (1) -> ours 0.5 and 1.0 over the 2 images with a finding
+    assert prior["k_accuracy"] == {"1": 0.5, "3": 1.0}
+    assert prior["k_accuracy_paper"]["1"] == pytest.approx(2 / 3)  # image 2's tie-filled top-1 is label 0
+    assert prior["macro_auc"] == 0.5 and prior["frequency"][NIH_LABELS[0]] == 0.75  # constant scores rank nothing
+    assert prior["ranking"][:2] == [NIH_LABELS[0], NIH_LABELS[3]]
+    with pytest.raises(DataError, match="training label matrix"):
+        frequency_prior(np.zeros((0, 4)))
 
 
 def test_k_consistency_by_hand():

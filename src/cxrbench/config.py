@@ -129,14 +129,18 @@ def _robust(node: Any) -> RobustConfig:
 
 def _multilabel(node: Any) -> MultiLabelConfig:
     """The multi-label protocol: known models and losses, positive radii and budgets, both fixed budgets on the grid."""
-    from cxrbench.attacks.multilabel import LOSSES
+    from cxrbench.attacks.multilabel import LOSSES, REFERENCES, UNTARGETED_ONLY
     from cxrbench.models import list_models
 
     ml = _typed(MultiLabelConfig, node or {}, "multilabel")
     for name in ml.models:
         _choice(name, tuple(list_models()), "model in multilabel.models")
-    for loss in [ml.loss, *ml.risk_losses]:
-        _choice(loss, tuple(LOSSES), "multilabel loss")
+    _choice(ml.loss, tuple(LOSSES), "multilabel loss")
+    for loss in ml.risk_losses:  # the risk attack descends towards its target: an ascent-only loss cannot
+        _choice(loss, tuple(name for name in LOSSES if name not in UNTARGETED_ONLY), "multilabel risk loss")
+    _choice(ml.reference, REFERENCES, "multilabel.reference")
+    if not isinstance(ml.k, int) or isinstance(ml.k, bool) or ml.k < 1:
+        raise ConfigError(f"multilabel.k must be a positive integer, got {ml.k!r}")
     if any(not isinstance(e, (int, float)) or not 0 < e <= 255 for e in ml.epsilons):
         raise ConfigError(f"multilabel.epsilons must be radii in (0, 255] (units of 1/255), got {ml.epsilons}")
     if any(not isinstance(k, int) or k < 1 for k in ml.steps):

@@ -196,16 +196,21 @@ class MultiLabelConfig:
     """What ``scripts/multilabel.py`` measures on multi-label models (Ghamizi et al. 2022, section 5).
 
     Every model of ``models`` (× ``grid.poolings``) is trained or reused with ``task=multilabel`` and
-    attacked on the same ``images`` test images by untargeted PGD (``loss`` against the clean
-    prediction) at every ε of ``epsilons`` for every budget of ``steps`` (one run per ε); the
-    adversarials of the ``transfer`` budget are also tested on every other model (their Table 2);
-    risk-targeted PGD runs with each loss of ``risk_losses`` at the ``risk`` budget (their Table 5).
+    attacked on the same ``images`` test images by untargeted PGD (``loss`` ascended away from
+    ``reference``: ``truth``, the ground-truth findings as in Ghamizi et al.'s code, or
+    ``prediction``, the clean thresholded output) at every ε of ``epsilons`` for every budget of
+    ``steps`` (one run per ε; their grid is {1, 5, 10, 25, 50}); ``k`` is the k the ``topk`` loss
+    aims at; the adversarials of the ``transfer`` budget are also tested on every other model
+    (their Table 2); risk-targeted PGD runs with each loss of ``risk_losses`` at the ``risk``
+    budget (their Table 5).
     """
 
     models: List[str] = field(default_factory=lambda: ["irv2", "nasnet", "xrv_densenet121"])
     epsilons: List[float] = field(default_factory=lambda: [0.5, 1.0, 2.0, 4.0, 8.0])   # in units of 1/255
-    steps: List[int] = field(default_factory=lambda: [5, 10, 25, 50])
+    steps: List[int] = field(default_factory=lambda: [1, 5, 10, 25, 50])
     loss: str = "bce"
+    reference: str = "truth"         # what the untargeted attack moves away from: truth | prediction
+    k: int = 3                       # the k of the topk loss (the k-robust accuracy it attacks)
     rel_stepsize: float = 0.25       # the PGD step as a fraction of ε (fixed, so budgets share one run)
     transfer: Dict[str, float] = field(default_factory=lambda: {"epsilon": 1.0, "steps": 25})
     risk: Dict[str, float] = field(default_factory=lambda: {"epsilon": 1.0, "steps": 25})

@@ -2,7 +2,8 @@
 
 Per (seed, pooling): every model of ``multilabel.models`` is trained or reused with
 ``task=multilabel`` and evaluated clean (thresholds from the validation split); then each is the
-source of untargeted PGD at every ε (every step budget of the grid read off one run), whose
+source of untargeted PGD away from ``multilabel.reference`` at every ε (every step budget of the grid
+read off one run), whose
 adversarials at the ``transfer`` budget are also tested on every other model, and of
 risk-targeted PGD with each risk loss. Tables and figures are rendered from the records alone.
 """
@@ -46,7 +47,8 @@ def attack_models(base: RunConfig, models: list[Model], paths, runtime, log) -> 
             units.append((source, "risk", loss, ml.risk["epsilon"], {int(ml.risk["steps"]): [source]}))
     for source, evaluation, loss, eps, budgets in units:
         done, ran = run_unit(paths, runtime, source, models, evaluation=evaluation, loss=loss, epsilon=eps / 255,
-                             budgets=budgets, rel_stepsize=ml.rel_stepsize, log=log)
+                             budgets=budgets, rel_stepsize=ml.rel_stepsize, reference=ml.reference, k=ml.k,
+                             log=log)
         records += done
         computed += ran
     return records, computed

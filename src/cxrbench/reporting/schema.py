@@ -229,28 +229,28 @@ class StudyRecord(RecordBase):
 
 @dataclass
 class MultiLabelRecord(RecordBase):
-    """One multi-label evaluation of a target (``task=multilabel``; Ghamizi et al. 2022).
+    """One multi-label evaluation of a target (``task=multilabel``; formulas in :mod:`cxrbench.evaluation.multilabel`).
 
-    ``accuracy`` is the 1-robust accuracy and ``auc`` the macro ROC-AUC (formulas in
-    :mod:`cxrbench.evaluation.multilabel`); a metric that does not apply is NaN.
+    ``accuracy`` (MLACC vs the findings; with one label, the binary accuracy) and ``auc`` (macro ROC-AUC)
+    are over all ``images``; each k-robust figure has its own field and n. Not applicable: NaN.
 
     Attributes:
-        evaluation: ``clean``, ``untargeted`` (PGD away from the clean prediction) or ``risk``
-            (PGD towards the risk row C(ŷ*) of the clean top label).
-        source, source_key: the model the adversarials were crafted on, and its weights (the target
-            itself for ``clean`` and white-box cells).
-        loss: the attack loss (``bce``, ``mse``, ``ordinal``); ``epsilon`` (in [0, 1] pixels) and
-            ``steps``: its budget; ``attack_params``: every parameter of the attack.
+        evaluation: ``clean``, ``untargeted`` (PGD away from ``reference``) or ``risk`` (towards C(ŷ*)).
+        reference: ``truth`` (the findings) or ``prediction`` (the clean thresholded output); '' unless untargeted.
+        source, source_key: the model the adversarials were crafted on and its weights (clean: the target).
+        loss: ``bce``, ``mse``, ``ordinal`` or ``topk``; ``epsilon`` (in [0, 1]), ``steps``, ``attack_params``.
         image_set, cell_key: the evaluated images and the cell's configuration digest.
-        k_accuracy: k -> k-robust accuracy (their Definitions 1-2); ``k_consistency``: k -> their
-            code's variant (the clean top-1 label within the adversarial top-k).
-        macro_auc, mse, bce, mlacc, ordinal, risk: the paper's other metrics (``mlacc`` against the
-            ground truth, or against the target for ``risk``).
-        clean: the same metrics of the unattacked images.
+        k_accuracy: k -> ours, ``|top_k(p) ∩ P| / min(k, |P|)`` over the ``images_with_finding`` images.
+        k_accuracy_paper: k -> Definition 1 literally, ``|top_k(p) ∩ top_k(y)| / k`` over all ``images``.
+        k_consistency: k -> their code's variant (the clean top-1 label within the adversarial top-k).
+        macro_auc, mse, bce, mlacc, ordinal, risk: the paper's other metrics (``mlacc`` vs the target for risk).
+        clean, prior: the metrics unattacked; the no-information baseline on the same images (one constant
+            ranking by training-split finding frequency: ``frequency``, ``ranking``, its k-robust figures).
         thresholds: the per-label decision thresholds (chosen on the validation split).
     """
 
     evaluation: str = "clean"
+    reference: str = ""
     source: str = ""
     source_key: str = ""
     loss: str = ""
@@ -260,6 +260,8 @@ class MultiLabelRecord(RecordBase):
     image_set: dict = field(default_factory=dict)
     cell_key: str = ""
     k_accuracy: dict = field(default_factory=dict)
+    images_with_finding: int = 0
+    k_accuracy_paper: dict = field(default_factory=dict)
     k_consistency: dict = field(default_factory=dict)
     macro_auc: float = float("nan")
     mse: float = float("nan")
@@ -268,8 +270,21 @@ class MultiLabelRecord(RecordBase):
     ordinal: float = float("nan")
     risk: float = float("nan")
     clean: dict = field(default_factory=dict)
+    prior: dict = field(default_factory=dict)
     thresholds: list = field(default_factory=list)
     kind: str = "multilabel"
+
+
+def _upgrade_multilabel(document: dict) -> dict:
+    """A multi-label record from before issue 21 read as it was meant: its untargeted attack ran away
+    from the clean prediction; its ``accuracy`` held the 1-robust accuracy (kept in ``k_accuracy``),
+    now MLACC vs the findings (its ``mlacc``; NaN for risk, whose ``mlacc`` is vs the target)."""
+    if document.get("kind") != "multilabel" or "k_accuracy_paper" in document:
+        return document
+    evaluation = document.get("evaluation")
+    return {**document, "reference": "prediction" if evaluation == "untargeted" else "", "k_accuracy_paper": {},
+            "images_with_finding": int((document.get("metrics") or {}).get("images_with_finding", 0)), "prior": {},
+            "accuracy": document.get("mlacc", float("nan")) if evaluation != "risk" else float("nan")}
 
 
 SCHEMAS: dict[str, type] = {"clean": CleanRecord, "attack": AttackRecord, "robust": RobustRecord,
@@ -292,6 +307,7 @@ def check_record(document: dict, where: str) -> dict:
     elif document.get("schema") != RECORD_SCHEMA_VERSION:
         raise DataError(f"{where} has record schema {document.get('schema')!r}, this version reads "
                         f"{RECORD_SCHEMA_VERSION}; rerun the run that wrote it or move it out of the records folder")
+    document = _upgrade_multilabel(document)
     missing = [f.name for f in fields(SCHEMAS[kind]) if f.name not in document]
     if missing:
         raise DataError(f"{where} lacks the {kind} record fields {missing}; rerun the run that wrote it")
