@@ -7,6 +7,7 @@ reader of a record, a checkpoint summary or a manifest turns a truncated file in
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -16,6 +17,7 @@ from cxrbench.attack_pipeline import run_attack
 from cxrbench.errors import ConfigError, DataError
 from cxrbench.evaluation.crafted_set import damaged_chunks, part_paths
 from cxrbench.reporting.records import finished_record
+from cxrbench.robustness import _Ladder
 
 #: What changes between two runs that measured the same thing: when, how long, which run, where.
 VOLATILE = {"created", "wall_seconds", "seconds", "attack_seconds", "crafting_seconds", "train_seconds", "path",
@@ -130,3 +132,17 @@ def test_more_images_than_the_test_split_are_refused_not_recorded(attacked):
     too_many = compose_config(TINY + ATTACK[:-3] + ["++attack.quick.images=100000"], Path(cfg.paths.results_dir).parent)
     with pytest.raises(ConfigError, match=r"attack.quick.images=100000 exceeds the 10 test images .* at most 10"):
         run_attack(too_many, [], ROOT, log=lambda *_: None)
+
+
+def test_the_robust_ladder_read_back_from_its_parquet_can_walk_on(tmp_path):
+    """Issue 25 point 2: state restored from a read-back table was read-only, so a resumed walk failed."""
+    labels, clean = np.array([0, 1, 1]), np.array([0.2, 0.7, 0.9])
+    walked = _Ladder(labels, clean)
+    walked.broken[1], walked.broken_at[1], walked.adv_prob[1] = True, 1 / 255, 0.3
+    path = tmp_path / "cell.parquet"
+    pd.DataFrame({"adv_prob": walked.adv_prob, "broken": walked.broken, "broken_at": walked.broken_at}).to_parquet(path)
+    resumed = _Ladder(labels, clean)
+    resumed.restore(pd.read_parquet(path))
+    assert resumed.broken.tolist() == [False, True, False] and resumed.adv_prob[1] == 0.3
+    resumed.adv_prob[2], resumed.broken[2], resumed.broken_at[2] = 0.1, True, 2 / 255   # the next ε writes here
+    assert resumed.broken.tolist() == [False, True, True] and resumed.adv_prob.tolist() == [0.2, 0.3, 0.1]

@@ -73,6 +73,15 @@ class _Ladder:
         self.broken = predicted(self.clean_prob) != self.labels   # misclassified clean: nothing to attack
         self.broken_at = np.full(len(self.labels), np.nan)
 
+    def restore(self, table: pd.DataFrame) -> None:
+        """Take the state a finished cell left (its per-image table), to walk on from there.
+
+        Copies: the walk writes into its state, and columns read back from Parquet are read-only.
+        """
+        self.adv_prob = table["adv_prob"].to_numpy(np.float64, copy=True)
+        self.broken = table["broken"].to_numpy(bool, copy=True)
+        self.broken_at = table["broken_at"].to_numpy(float, copy=True)
+
 
 def run_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, config_dir: Path, *,
                 log: Callable[[str], None] = print) -> list[dict]:
@@ -103,11 +112,7 @@ def run_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, config_dir: Path
             per_sample = Path("predictions") / "robust" / f"{stem}.parquet"
             finished = finished_record(record_path, paths.results / per_sample)
             if finished:
-                table = read_table(paths.results / per_sample, "robust cell table")
-                # Copies: the ladder writes into its state, and Arrow-backed columns are read-only.
-                state.adv_prob = table["adv_prob"].to_numpy(np.float64, copy=True)
-                state.broken = table["broken"].to_numpy(bool, copy=True)
-                state.broken_at = table["broken_at"].to_numpy(float, copy=True)
+                state.restore(read_table(paths.results / per_sample, "robust cell table"))
                 records.append(finished)
                 continue
             todo = np.flatnonzero(~state.broken)
