@@ -51,9 +51,9 @@ def test_the_walk_writes_one_record_per_cell_never_rises_with_epsilon_and_resume
     assert records["auc"].isna().all() and records["worst_case_auc"].between(0, 1).all()
     pairs = pd.read_csv(tmp_path / "results" / "tables" / "robust" / "apgd_vs_pgd_cells.csv")
     assert len(pairs) == 4   # 2 variants x 2 eps
-    by_cell = records.set_index(["regime", "epsilon", "attack"])["accuracy"]
+    by_cell = records.set_index(["regime", "epsilon_label", "attack"])["accuracy"]   # the CSV rounds ε
     for p in pairs.itertuples(index=False):
-        worst = min(by_cell[(p.regime, p.epsilon, "pgd")], by_cell[(p.regime, p.epsilon, "apgd")])
+        worst = min(by_cell[(p.regime, p.epsilon_label, "pgd")], by_cell[(p.regime, p.epsilon_label, "apgd")])
         assert p.accuracy <= worst + 1e-12   # the worst case over both is at most either attack's accuracy
         assert p.either == p.first_broken + p.second_only == p.second_broken + p.first_only
     assert "| PGD only | APGD-CE only | either |" in (tmp_path / "results" / "tables" / "robust" / "apgd_vs_pgd.md").read_text()

@@ -126,7 +126,10 @@ def render_robust(results_dir: Path, *, data: str | None = None, resamples: int 
     written.update(write_table(out, "robust_accuracy", frame, notes, title))
     if not worst.empty:
         written.update(write_table(out, "apgd_vs_pgd", *agreement_table(worst), text_columns=4))
-        written["apgd_vs_pgd_cells.csv"] = atomic_write_text(out / "apgd_vs_pgd_cells.csv", csv_text(worst))
+        counts = ("seed", "iterations", "n", "first_broken", "second_broken", "first_only", "second_only", "either",
+                  "correct")
+        written["apgd_vs_pgd_cells.csv"] = atomic_write_text(out / "apgd_vs_pgd_cells.csv",
+                                                             csv_text(worst.astype({c: str for c in counts})))
     long = cells.drop(columns=["digest", "per_sample"]).astype({c: str for c in ("seed", "iterations", "n", "gradients")})
     written["robust_cells.csv"] = atomic_write_text(out / "robust_cells.csv", csv_text(long))
     written.update(robust_figure(cells, results_dir / "figures"))
