@@ -1,5 +1,6 @@
 """The robust table's walk (fixed-budget attacks over an ε ladder) and adversarially trained rows in Tables 1-2."""
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -8,6 +9,7 @@ from conftest import CONFIGS, ROOT, TINY
 from test_tables import QUIET, record_of, results, rows_of, tiny, write_document  # noqa: F401  (fixtures)
 
 from cxrbench.reporting.figures import figure_variants
+from cxrbench.reporting.schema import RECORD_SCHEMA_VERSION, RobustRecord, check_record
 from cxrbench.reporting.render import render_all
 from cxrbench.reporting.selection import select_records
 from cxrbench.robustness import run_robust
@@ -41,10 +43,20 @@ def test_the_walk_writes_one_record_per_cell_never_rises_with_epsilon_and_resume
 
     table = (tmp_path / "results" / "tables" / "robust" / "robust_accuracy.md").read_text()
     assert "| 0 | MP IR2 | 2 | 6 |" in table and "| 0 | MP IR2/PGD-AT | 2 | 6 |" in table
-    assert "1/255 PGD | 1/255 APGD-CE | 4/255 PGD | 4/255 APGD-CE" in table
+    assert "1/255 PGD | 1/255 APGD-CE | 1/255 worst of both | 4/255 PGD | 4/255 APGD-CE | 4/255 worst of both" in table
     long = rows_of(tmp_path / "results" / "tables" / "robust" / "robust_cells.csv")
     assert len(long) == 8 and all(float(r["accuracy_lo"]) <= float(r["accuracy"]) <= float(r["accuracy_hi"])
                                   for r in long)
+    # The stored AUC is the worst case found's, named so; the record's ``auc`` no longer claims it.
+    assert records["auc"].isna().all() and records["worst_case_auc"].between(0, 1).all()
+    pairs = pd.read_csv(tmp_path / "results" / "tables" / "robust" / "apgd_vs_pgd_cells.csv")
+    assert len(pairs) == 4   # 2 variants x 2 eps
+    by_cell = records.set_index(["regime", "epsilon_label", "attack"])["accuracy"]   # the CSV rounds ε
+    for p in pairs.itertuples(index=False):
+        worst = min(by_cell[(p.regime, p.epsilon_label, "pgd")], by_cell[(p.regime, p.epsilon_label, "apgd")])
+        assert p.accuracy <= worst + 1e-12   # the worst case over both is at most either attack's accuracy
+        assert p.either == p.first_broken + p.second_only == p.second_broken + p.first_only
+    assert "| PGD only | APGD-CE only | either |" in (tmp_path / "results" / "tables" / "robust" / "apgd_vs_pgd.md").read_text()
 
 
 def _as_adversarially_trained(results: Path, kind: str, name: str) -> dict:
@@ -89,3 +101,27 @@ def test_robust_settings_are_checked_before_any_work():
         compose_config(["robust.epsilons=[0,1]"])
     with pytest.raises(ConfigError, match="unknown model in robust.variants.quick 'resnet'; choose one of"):
         compose_config(["robust.variants={quick:[resnet]}"])
+
+
+def test_pgd_and_apgd_are_compared_image_by_image_and_their_worst_case_is_either():
+    from cxrbench.reporting.robust_compare import compare_pair
+
+    ids = ["a", "b", "c", "d", "e"]
+    # label 1 everywhere; "e" is misclassified clean (counted by neither attack).
+    base = {"image_id": ids, "label": [1] * 5, "clean_prob": [0.9, 0.9, 0.9, 0.9, 0.2]}
+    pgd = pd.DataFrame({**base, "adv_prob": [0.1, 0.9, 0.3, 0.9, 0.2], "broken": [True, False, True, False, True]})
+    apgd = pd.DataFrame({**base, "adv_prob": [0.2, 0.4, 0.9, 0.9, 0.2], "broken": [True, True, False, False, True]})
+    counts = compare_pair(pgd.set_index("image_id"), apgd.set_index("image_id").iloc[::-1])   # rows matched by id
+    assert {k: counts[k] for k in ("first_broken", "second_broken", "first_only", "second_only", "either",
+                                   "correct")} == {"first_broken": 2, "second_broken": 2, "first_only": 1,
+                                                   "second_only": 1, "either": 3, "correct": 4}
+    assert list(counts["prob"]) == [0.1, 0.4, 0.3, 0.9, 0.2]   # PGD's adversarial first, then APGD-CE's, else clean
+
+
+def test_an_older_robust_record_reads_its_auc_as_the_worst_case_found():
+    base = dict(seed=0, config={}, data={"source": "phantom"}, split={}, image_size=80, model="irv2", pooling="max",
+                model_identity={}, model_key="k", training={}, images=4, n_positive=2, accuracy=0.5, auc=0.6,
+                metrics={}, per_sample="p.parquet", device="cpu", wall_seconds=1.0)
+    document = {**asdict(RobustRecord(**base)), "schema": RECORD_SCHEMA_VERSION}
+    document.pop("worst_case_auc")   # written before the field existed: its ``auc`` was the worst case found
+    assert check_record(document, "an older robust record")["worst_case_auc"] == 0.6

@@ -14,6 +14,7 @@ from tiny_models import blob_images, foolbox_model, trained_tiny_cnn
 from cxrbench.attacks import PGD
 from cxrbench.errors import ConfigError
 from cxrbench.pipeline import training_subset
+from cxrbench.reporting.schema import check_record
 from cxrbench.reporting.study_frames import (budget_frame, confidence_frame, median_interval, minimal_frame,
                                              wilson)
 from cxrbench.studies.run import run_study
@@ -45,6 +46,32 @@ def test_a_trajectory_needs_early_return(tiny):
     fmodel, x, y = tiny
     with pytest.raises(ValueError, match="return_early"):
         PGD(return_early=False, iterations=2).run_trajectory(fmodel, x, y, 0.05)
+
+
+class _Threshold(torch.nn.Module):
+    """Class 1 once the mean pixel exceeds ``threshold``: every input-gradient sign of class 0's loss is +1."""
+
+    def __init__(self, threshold: float):
+        super().__init__()
+        self.threshold = threshold
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = (x.flatten(1).mean(1) - self.threshold) * 100
+        return torch.stack([torch.zeros_like(z), z], 1)
+
+
+@pytest.mark.parametrize("study", ["budget", "confidence", "train_size"])
+def test_a_study_step_reaches_epsilon_within_the_smallest_reported_budget(study):
+    # An image that needs 0.9 ε: with G2's step ε/30 it fell only at step 28, beyond Kovalev's 20 steps.
+    from cxrbench.studies.cells import study_attack
+
+    cfg = compose_config([f"experiment=study_{study}"]).study
+    eps = 0.1
+    x, y = torch.full((1, 1, 4, 4), 0.5), torch.zeros(1, dtype=torch.long)
+    attack, params = study_attack(cfg, 0, CONFIGS)
+    _, fooled, first = attack.run_trajectory(foolbox_model(_Threshold(0.5 + 0.9 * eps)), x, y, eps)
+    assert params["rel_stepsize"] == cfg.rel_stepsize
+    assert fooled.all() and 1 <= first[0] <= min(cfg.report_iterations)
 
 
 def test_wilson_interval_matches_hand_computed_values():
@@ -92,6 +119,14 @@ def test_minimal_curve_counts_adversarials_within_each_epsilon():
     assert list(frame["fooled"]) == [0, 1, 2] and frame["n"].eq(3).all()
 
 
+def test_the_confidence_study_also_trains_without_label_smoothing():
+    quick, plain = compose_config([]).train, compose_config(["train=quick_nosmooth"]).train
+    assert plain.label_smoothing == 0.0 and quick.label_smoothing == 0.1
+    assert replace(plain, name="quick", label_smoothing=0.1) == quick   # nothing else differs
+    variants = compose_config(["experiment=study_confidence"]).study.variants
+    assert variants["quick_nosmooth"] == variants["quick"] == ["irv2", "nasnet"]
+
+
 def test_nested_training_subsets_keep_prevalence_and_the_whole_split_keeps_its_key(tmp_path):
     from cxrbench.data import create_data_source
     from cxrbench.data.build import build_data
@@ -113,7 +148,8 @@ def test_nested_training_subsets_keep_prevalence_and_the_whole_split_keeps_its_k
 @pytest.mark.parametrize("override, message", [
     ("study.attack=apgd", "no per-step trajectory"), ("study.report_iterations=[60]", "outside 1..study.iterations"),
     ("study.name=budgte", "study.name"), ("study.axis=train_sise", "study.axis"),
-    ("study.epsilons_unit=[2]", "pixel units"), ("study.minimal=[pgdd]", "pgdd")])
+    ("study.epsilons_unit=[2]", "pixel units"), ("study.minimal=[pgdd]", "pgdd"),
+    ("study.rel_stepsize=0", "rel_stepsize")])
 def test_study_settings_are_checked_before_any_work(override, message):
     with pytest.raises(ConfigError, match=message):
         compose_config(["experiment=study_budget", override])
@@ -132,12 +168,18 @@ def test_a_budget_study_runs_end_to_end_and_resumes_at_the_missing_cell(tmp_path
     fixed = [r for r in first["records"] if r["measure"] == "fixed"]
     assert sorted(r["epsilon_label"] for r in fixed) == ["1/255", "12.75/255", "8/255"]
     assert all(r["iterations"] == 3 and r["image_set"]["n"] == 6 for r in fixed)
+    assert all(r["rel_stepsize"] == 0.125 and r["success_rule"] == "first-hit" for r in fixed)
+    # The stored AUC is named for what it is; ``auc`` holds no worst-case number any more.
+    assert all(math.isnan(r["auc"]) and 0 <= r["worst_case_auc"] <= 1 and "worst_case_auc" in r["metrics"]
+               for r in first["records"])
     assert len({r["image_set"]["digest"] for r in first["records"]}) == 1   # every cell on the same images
     Path(fixed[0]["path"]).unlink()
     resumed = run_study(overrides, CONFIGS, ROOT, **QUIET)
     assert (resumed["computed"], resumed["reused"]) == (1, 3)
     out = tmp_path / "results" / "tables" / "studies" / "budget"
     table = (out / "success_vs_epsilon.md").read_text()
+    assert "step ε/8" in table and "first-hit" in table
+    assert "step ε/8" in (out / "success_vs_iterations.md").read_text()
     assert "| seed | variant | iterations | n | 1/255 | 8/255 | 12.75/255 |" in table
     assert "| 0 | MP IR2 | 2 |" in table and "| 0 | MP IR2 | 3 |" in table
     assert "G1 minimal" in (out / "minimal_vs_fixed.md").read_text()
@@ -146,6 +188,19 @@ def test_a_budget_study_runs_end_to_end_and_resumes_at_the_missing_cell(tmp_path
     figures = tmp_path / "results" / "figures"
     assert all((figures / f"study_budget_{name}.{ext}").stat().st_size > 0
                for name in ("epsilon", "iterations") for ext in ("png", "pdf"))
+
+
+def test_a_new_step_is_a_new_cell_and_older_records_read_their_auc_as_the_worst_case(tmp_path):
+    overrides = _study(tmp_path, "experiment=study_budget", "study.epsilons=[1]", "study.epsilons_unit=[]",
+                       "study.iterations=2", "study.report_iterations=[2]", "study.minimal=[]")
+    first = run_study(overrides, CONFIGS, ROOT, **QUIET)
+    other = run_study(overrides + ["study.rel_stepsize=0.5"], CONFIGS, ROOT, **QUIET)
+    assert (first["computed"], other["computed"], other["reused"]) == (1, 1, 0)   # the step is in the cell key
+    assert other["records"][0]["cell_key"] != first["records"][0]["cell_key"]
+    older = {k: v for k, v in first["records"][0].items() if k not in ("worst_case_auc", "rel_stepsize", "success_rule")}
+    older = check_record({**older, "auc": 0.75, "attack_params": {**older["attack_params"], "rel_stepsize": 1 / 30}},
+                         "an older study record")
+    assert (older["worst_case_auc"], older["rel_stepsize"], older["success_rule"]) == (0.75, 1 / 30, "first-hit")
 
 
 def test_train_size_and_confidence_studies_render_their_tables(tmp_path):
@@ -158,12 +213,18 @@ def test_train_size_and_confidence_studies_render_their_tables(tmp_path):
     rows = pd.read_csv(tmp_path / "results" / "tables" / "studies" / "train_size" / "train_size.csv")
     assert list(rows["train_images"]) == [12, 24] and "2/255" in rows.columns
 
-    report = run_study(_study(tmp_path, "experiment=study_confidence", "study.variants={quick:[irv2],adversarial:[]}",
+    report = run_study(_study(tmp_path, "experiment=study_confidence",
+                              "study.variants={quick:[irv2],quick_nosmooth:[irv2],adversarial:[]}",
                               "study.images=null", "study.epsilons=[2]", "study.iterations=2",
                               "study.report_iterations=[2]"), CONFIGS, ROOT, **QUIET)
-    bins = pd.read_csv(tmp_path / "results" / "tables" / "studies" / "confidence" / "confidence_cells.csv")
-    correct = pd.read_parquet(tmp_path / "results" / report["records"][0]["per_sample"])["correct"].sum()
-    assert len(bins) == 10 and bins["n"].sum() == correct
+    out = tmp_path / "results" / "tables" / "studies" / "confidence"
+    bins = pd.read_csv(out / "confidence_cells.csv")
+    correct = sum(pd.read_parquet(tmp_path / "results" / r["per_sample"])["correct"].sum() for r in report["records"])
+    assert len(bins) == 20 and bins["n"].sum() == correct   # one row of bins per recipe, not one merged row
+    assert sorted(r["config"]["train"]["label_smoothing"] for r in report["records"]) == [0.0, 0.1]
+    table = (out / "confidence_bins.md").read_text()
+    assert "| 0 | quick (label smoothing 0.1) | MP IR2 |" in table
+    assert "| 0 | quick_nosmooth (no label smoothing) | MP IR2 |" in table
     assert (tmp_path / "results" / "figures" / "study_confidence.png").exists()
 
 

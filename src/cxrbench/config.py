@@ -168,6 +168,8 @@ def _study(node: Any) -> StudyConfig:
     _choice(study.name, tuple(list_studies()), "study.name")
     if not getattr(get_attack_spec(study.attack).builder, "trajectory", False):
         raise ConfigError(f"study.attack: {study.attack!r} records no per-step trajectory; use pgd or bim")
+    if not 0 < study.rel_stepsize <= 1:
+        raise ConfigError(f"study.rel_stepsize must lie in (0, 1] (a fraction of ε), got {study.rel_stepsize}")
     for name in study.minimal:
         get_attack_spec(name)  # an unknown name fails here, with the registry's list
     for key in ("epsilons", "epsilons_unit"):

@@ -171,6 +171,9 @@ class StudyConfig:
     axis: Optional[str] = None      # a train option varied per variant: train_size or input_size
     values: List[int] = field(default_factory=list)
     attack: str = "pgd"             # the fixed-ε attack (an iterative L∞ one that records its trajectory)
+    # The fixed-ε step as a fraction of ε, replacing the attack's own (G2: ε/30, which needs 30 steps
+    # to reach the ball's edge). Budget-independent, so every budget is still a prefix of one run.
+    rel_stepsize: float = 0.125
     epsilons: List[float] = field(default_factory=list)        # radii in units of 1/255
     epsilons_unit: List[float] = field(default_factory=list)   # radii in [0, 1] pixel units (Kovalev's grid)
     iterations: int = 50            # steps of every fixed-ε run

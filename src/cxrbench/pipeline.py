@@ -118,7 +118,9 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
                              init=init["digest"] if init else None, task=task)
     training = {"checkpoint": str(trained.directory / "best.pt"), "reused": trained.reused,
                 **({"initial_weights": {k: init[k] for k in ("file", "digest", "loaded")}} if init else {}),
-                **{k: trained.summary[k] for k in ("best_step", "best_val_auc", "steps", "train_seconds")}}
+                **{k: trained.summary[k] for k in ("best_step", "best_val_auc", "steps", "train_seconds")},
+                # Older done.json files predate the choice: they were all selected by clean validation AUC.
+                "selected_by": trained.summary.get("selected_by", "val_auc")}
     ident = trained.model.identity
     log(f"model: {'reused' if trained.reused else 'trained'} {ident.model}/{ident.pooling} ({train.adversary.describe()}"
         f"{f', {len(data.train)} training images' if train.train_size else ''}) at "

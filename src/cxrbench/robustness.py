@@ -36,6 +36,7 @@ from cxrbench.io import atomic_write, read_table
 from cxrbench.pipeline import Paths, clean_predictions, evaluate_clean, prepare_variant, record_base
 from cxrbench.reporting.records import finished_record, write_record
 from cxrbench.reporting.schema import RobustRecord
+from cxrbench.reporting.schema_added import worst_case_base
 from cxrbench.runtime import Runtime
 from cxrbench.training.adversarial import epsilon_label
 from cxrbench.variants import measure_variants, plan_variants, tally
@@ -136,7 +137,8 @@ def run_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, config_dir: Path
             atomic_write(paths.results / per_sample, lambda tmp: table.to_parquet(tmp, index=False))
             metrics = binary_metrics(labels, state.adv_prob)
             record = RobustRecord(
-                **record_base(cfg, variant, runtime, metrics, wall=wall, per_sample=per_sample),
+                **worst_case_base(record_base(cfg, variant, runtime, metrics, wall=wall, per_sample=per_sample)),
+                worst_case_auc=metrics["auc"],
                 attack=name, attack_title=get_attack_spec(name).title, attack_params=params, epsilon=eps,
                 epsilon_label=epsilon_label(eps), iterations=cfg.robust.iterations, ladder=ladder[:i + 1],
                 image_set=images, cell_key=cell_key, clean_accuracy=clean_metrics["accuracy"],

@@ -3,8 +3,10 @@
 Rendered from ``robust`` records alone (:mod:`cxrbench.robustness` writes them): one row per
 (seed, model, pooling, regime), the clean accuracy of the attacked images, then per ε one column
 per attack, each cell with its 95% stratified-bootstrap interval. Files under ``tables/robust/``:
-``robust_accuracy.{md,csv,tex}`` (wide, as read), ``robust_cells.csv`` (long: one line per cell
-with n, success rate and interval) and ``figures/robust_accuracy.{png,pdf}``.
+``robust_accuracy.{md,csv,tex}`` (wide, as read; per ε also the worst case over both attacks),
+``robust_cells.csv`` (long: one line per cell with n, success rate, interval and the AUC of the
+worst case found), ``apgd_vs_pgd.{md,csv,tex}`` (images broken by one attack and not the other,
+:mod:`cxrbench.reporting.robust_compare`) and ``figures/robust_accuracy.{png,pdf}``.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from cxrbench.attacks import list_attacks
 from cxrbench.reporting.bootstrap import bootstrap_metrics
 from cxrbench.reporting.figures import add_notes, plt, save_figure, variant_label
 from cxrbench.reporting.records import load_records, newest_per_cell
+from cxrbench.reporting.robust_compare import WORST_TITLE, agreement_table, with_worst_columns, worst_case_cells
 from cxrbench.reporting.table_format import csv_text, fmt, write_table, write_texts
 from cxrbench.reporting.tables import POOLING, STANDARD
 
@@ -39,7 +42,8 @@ def robust_cells(results_dir: Path, *, data: str | None = None, resamples: int =
                      "accuracy": r["accuracy"], "accuracy_lo": value["accuracy"].lo, "accuracy_hi": value["accuracy"].hi,
                      "clean_accuracy": r["clean_accuracy"], "clean_lo": clean["accuracy"].lo,
                      "clean_hi": clean["accuracy"].hi, "success_rate": r["success_rate"],
-                     "gradients": r["gradients"], "attack_seconds": r["attack_seconds"]})
+                     "worst_case_auc": r["worst_case_auc"], "gradients": r["gradients"],
+                     "attack_seconds": r["attack_seconds"], "per_sample": r["per_sample"]})
     return pd.DataFrame(rows)
 
 
@@ -71,7 +75,9 @@ def wide_table(cells: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     notes = ["Accuracy under attack over the same test images per row (n), 95% stratified-bootstrap interval in "
              "brackets; ε in [0, 1] pixel units; every attack runs `iterations` steps at each ε.",
              "An image broken at a smaller ε counts as broken at every larger ε (its adversarial lies in the larger "
-             "ball), so accuracy never rises with ε; Clean is the same images unattacked."]
+             "ball), so accuracy never rises with ε; Clean is the same images unattacked.",
+             f"`{WORST_TITLE}`: an image counts as broken when PGD or APGD-CE broke it (the worst case a robustness "
+             "claim must survive); images broken by one attack only: `apgd_vs_pgd.md`."]
     return frame, notes
 
 
@@ -114,10 +120,16 @@ def render_robust(results_dir: Path, *, data: str | None = None, resamples: int 
         log("robust: no robust records; run scripts/robust.py first")
         return {}
     out, written = results_dir / "tables" / "robust", {}
-    frame, notes = wide_table(cells)
+    worst = worst_case_cells(cells, results_dir, resamples=resamples)
+    frame, notes = wide_table(with_worst_columns(cells, worst))
     title = "Accuracy under fixed-budget L-inf attacks: G2 PGD vs APGD-CE, standard vs adversarially trained"
     written.update(write_table(out, "robust_accuracy", frame, notes, title))
-    long = cells.drop(columns=["digest"]).astype({c: str for c in ("seed", "iterations", "n", "gradients")})
+    if not worst.empty:
+        written.update(write_table(out, "apgd_vs_pgd", *agreement_table(worst), text_columns=4))
+        counts = ("seed", "iterations", "n", "first_broken", "second_broken", "first_only", "second_only", "either",
+                  "correct")
+        written.update(write_texts(out, {"apgd_vs_pgd_cells.csv": csv_text(worst.astype({c: str for c in counts}))}))
+    long = cells.drop(columns=["digest", "per_sample"]).astype({c: str for c in ("seed", "iterations", "n", "gradients")})
     written.update(write_texts(out, {"robust_cells.csv": csv_text(long)}))
     written.update(robust_figure(cells, results_dir / "figures"))
     log(f"robust: {len(cells)} cells -> {out}")

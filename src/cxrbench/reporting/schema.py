@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from cxrbench.errors import DataError
 from cxrbench.reporting.manifest import manifest
+from cxrbench.reporting.schema_added import ADDED
 
 #: Version 2: typed fields; ``model`` is always the registry name (identity in ``model_identity``);
 #: attack records carry the clean figures of their own images and the cell's full configuration.
@@ -133,23 +134,20 @@ class RobustRecord(RecordBase):
 
     An image counts as broken at ε when the run at ε, or a run of the same attack at a smaller ε
     of the same ladder, found an adversarial (that adversarial lies in the ε-ball too), so
-    accuracy never rises with ε; ``accuracy`` and ``auc`` are over the worst-case images (the
-    breaking adversarial, the clean image where none was found).
+    accuracy never rises with ε; ``accuracy`` and ``worst_case_auc`` are over the worst-case images
+    (the breaking adversarial, else the clean image); ``auc`` is NaN (older records: the same number).
 
     Attributes:
-        attack: registered attack name; ``attack_title``: its name in tables.
-        attack_params: the keyword arguments of the fixed-budget attack (budget included).
-        epsilon: L∞ radius in [0, 1] pixel units; ``epsilon_label``: as ``2/255``.
-        iterations: the step budget of one run.
-        ladder: every ε of the ladder up to this one (their runs count, see above).
-        image_set: ``{"n", "n_positive", "digest"}`` of the images.
-        cell_key: digest of (attack, params, ladder, image set).
-        clean_accuracy: the target's clean accuracy on the same images; ``clean_auc`` likewise.
-        success_rate: broken / correctly classified clean.
-        attacked: images attacked by this ε's run (correct and not broken at a smaller ε).
-        broken_here: of those, how many this run broke.
-        gradients: model gradient passes of this ε's run, summed over images.
-        attack_seconds: wall time of this ε's run.
+        attack: registered attack name; ``attack_title``: its name in tables; ``attack_params``: the
+            fixed-budget attack's keyword arguments (budget included).
+        epsilon: L∞ radius in [0, 1] pixel units (``epsilon_label``: as ``2/255``); ``iterations``: the
+            step budget of one run; ``ladder``: every ε of the ladder up to this one.
+        image_set: ``{"n", "n_positive", "digest"}`` of the images; ``cell_key``: the cell's digest.
+        clean_accuracy: clean accuracy on the same images (``clean_auc`` likewise); ``success_rate``:
+            broken / correctly classified clean.
+        attacked: images this ε's run attacked (correct, unbroken below); ``broken_here``: how many it broke.
+        gradients: gradient passes of this ε's run, over all images; ``attack_seconds``: its wall time.
+        worst_case_auc: ROC-AUC of the worst case found (adversarial P(finding) where broken, else clean).
     """
 
     attack: str = ""
@@ -168,38 +166,35 @@ class RobustRecord(RecordBase):
     broken_here: int = 0
     gradients: int = 0
     attack_seconds: float = 0.0
+    worst_case_auc: float = float("nan")
     kind: str = "robust"
 
 
 @dataclass
 class StudyRecord(RecordBase):
-    """One cell of a study of what makes an attack succeed (``scripts/study.py``).
+    """One cell of ``study`` (budget, confidence, train_size, resolution; ``scripts/study.py``).
 
-    ``measure`` says what the cell ran: ``fixed``, one run of ``attack`` at ε for ``iterations``
-    steps whose per-image first fooling step is stored (so every budget up to ``iterations`` is
-    read off it), or ``minimal``, the attack's minimal-ε search (its stored crafted set), whose
-    per-image perturbation sizes give success against any ε. ``accuracy`` and ``auc`` are over the
-    images after the whole run (the adversarial where one was found, else the clean image).
+    ``measure``: ``fixed``, one run of ``attack`` at ε for ``iterations`` steps storing each image's
+    first fooling step (every smaller budget is read off it), or ``minimal``, the attack's minimal-ε
+    search (its crafted set), whose per-image sizes give success against any ε. ``accuracy`` and
+    ``worst_case_auc`` are over the worst case found, as in :class:`RobustRecord`; ``auc`` is NaN.
 
     Attributes:
-        study: the study (``budget``, ``confidence``, ``train_size``, ``resolution``).
-        measure: ``fixed`` or ``minimal``.
-        axis: the train option the study varies per variant (``train_size``, ``input_size``), or None.
-        axis_value: its value for this cell's variant (the training-split size when the study
-            varies none).
-        attack: registered attack name; ``attack_id``, ``attack_title``: its registry facts.
-        attack_params: the attack's keyword arguments (for ``fixed``: of one run, budget included).
+        axis: the train option the study varies (``train_size``, ``input_size``) or None;
+            ``axis_value``: its value for this variant (the training-split size when none is varied).
+        attack: registered attack name (``attack_id``, ``attack_title``: its registry facts);
+            ``attack_params``: its keyword arguments (for ``fixed``: of one run, budget included).
         epsilon: L∞ radius in [0, 1] pixel units (``fixed``; NaN for ``minimal``); ``epsilon_label``.
-        iterations: steps of the ``fixed`` run (every smaller budget is read off it).
-        image_set: ``{"n", "n_positive", "digest"}`` of the images.
-        cell_key: digest of (attack, params, ε, image set).
-        clean_accuracy: clean accuracy on the same images; ``clean_auc`` likewise.
-        test_accuracy: clean accuracy over the whole test split; ``test_auc`` likewise.
-        train_images: how many training images the variant learnt from.
-        success_rate: fooled / correctly classified clean, at the full budget.
-        gradients: model gradient passes of the run, summed over images.
-        attack_seconds: wall time of the run (``minimal``: the crafted set's summed crafting time).
-        crafted: for ``minimal``, the crafted set's folder relative to the results directory.
+        iterations: steps of the ``fixed`` run (every smaller budget is read off it); ``rel_stepsize``:
+            its step as a fraction of ε; ``success_rule``: how success at k steps is counted
+            (``first-hit``: some iterate x_j, j ≤ k, misclassified; the run stops there).
+        image_set: ``{"n", "n_positive", "digest"}`` of the images; ``cell_key``: the cell's digest.
+        clean_accuracy: clean accuracy on the same images (``test_accuracy``: over the whole test
+            split); ``clean_auc``, ``test_auc`` likewise.
+        train_images: training images the variant learnt from; ``success_rate``: fooled / correctly
+            classified clean, at the full budget.
+        gradients: gradient passes of the run, over all images; ``attack_seconds``: its wall time;
+            ``crafted``: for ``minimal``, the crafted set's folder (its summed crafting time counts).
     """
 
     study: str = ""
@@ -224,6 +219,9 @@ class StudyRecord(RecordBase):
     gradients: int = 0
     attack_seconds: float = 0.0
     crafted: str = ""
+    rel_stepsize: float = float("nan")
+    success_rule: str = ""
+    worst_case_auc: float = float("nan")
     kind: str = "study"
 
 
@@ -308,6 +306,8 @@ def check_record(document: dict, where: str) -> dict:
         raise DataError(f"{where} has record schema {document.get('schema')!r}, this version reads "
                         f"{RECORD_SCHEMA_VERSION}; rerun the run that wrote it or move it out of the records folder")
     document = _upgrade_multilabel(document)
+    if kind in ADDED:
+        document = {**ADDED[kind](document), **document}
     missing = [f.name for f in fields(SCHEMAS[kind]) if f.name not in document]
     if missing:
         raise DataError(f"{where} lacks the {kind} record fields {missing}; rerun the run that wrote it")

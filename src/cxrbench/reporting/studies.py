@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -15,10 +17,31 @@ from cxrbench.reporting import study_figures as figures
 from cxrbench.reporting.study_frames import (budget_frame, clean_frame, confidence_frame, load_study, minimal_frame,
                                              perturbation_frame)
 from cxrbench.reporting.table_format import csv_text, fmt, write_table, write_texts
+from cxrbench.training.adversarial import step_label
 
 #: Budgets of the success-vs-iterations table (the CSV and the figure hold every budget).
 _ITERATION_COLUMNS = (1, 2, 3, 5, 10, 15, 20, 30, 40, 50)
 _SUCCESS = "Success = fooled / correctly classified clean over the same images, 95% Wilson interval in brackets."
+
+
+def fixed_rule(cells: list[dict]) -> tuple[str, str]:
+    """The fixed cells' PGD step for a title (``step ε/8``) and the note that says how success is counted.
+
+    Read from the records shown, so a table mixing cells of different steps says so.
+    """
+    steps = sorted({r["rel_stepsize"] for r in cells if r["measure"] == "fixed"}, reverse=True)
+    steps = [s for s in steps if s == s] or [math.nan]
+    label = " / ".join("step unknown" if s != s else f"step {step_label(s)}" for s in steps)
+    reach = ", ".join(f"{step_label(s)} reaches ε after {math.ceil(1 / s - 1e-9)} steps" for s in steps if s == s)
+    note = (f"PGD at fixed ε: {label} ({reach}; a budget below that explores only k × step). Success at k steps "
+            "counts an image fooled when some iterate x_j, j ≤ k, is misclassified (first-hit: the run stops at its "
+            "first adversarial iterate); Kovalev & Voynov read the k-th iterate x_k.")
+    return label, note
+
+
+def recipe_label(recipe: str, smoothing: float) -> str:
+    """A row's training recipe as tables write it: ``quick (label smoothing 0.1)``."""
+    return f"{recipe} ({'no label smoothing' if smoothing == 0 else f'label smoothing {smoothing:g}'})"
 
 
 def _cell(value: float, lo: float, hi: float) -> str:
@@ -45,6 +68,7 @@ def render_budget(cells: list[dict], out: Path, figures_dir: Path) -> dict[str, 
     written: dict[str, Path] = {}
     report = sorted({int(k) for r in cells if r["measure"] == "fixed" for k in r["config"]["study"]["report_iterations"]})
     budget = budget_frame(cells)
+    step, rule = fixed_rule(cells)
     radii = sorted(budget["epsilon"].unique())
     written.update(_long(out, "budget_cells", budget))
     for value, title in (("success", "Attack success rate"), ("accuracy", "Accuracy under attack")):
@@ -52,13 +76,14 @@ def render_budget(cells: list[dict], out: Path, figures_dir: Path) -> dict[str, 
         wide = _wide(shown, ["seed", "variant", "iterations", "n"], "epsilon_label", value)
         notes = [_SUCCESS if value == "success" else "Accuracy over all images of the row (n is the correctly "
                  "classified ones), 95% Wilson interval.", "ε in [0, 1] pixel units, written k/255; every ε is "
-                 "its own PGD run (no ladder), step ε/30 (G2's), stopping at the first adversarial iterate."]
-        written.update(write_table(out, f"{value}_vs_epsilon", wide, notes, f"{title} against ε, PGD at fixed ε"))
+                 "its own PGD run (no ladder).", rule]
+        written.update(write_table(out, f"{value}_vs_epsilon", wide, notes,
+                                   f"{title} against ε, PGD at fixed ε, {step}"))
     steps = budget[budget["iterations"].isin(_ITERATION_COLUMNS)]
     wide = _wide(steps.rename(columns={"epsilon_label": "ε"}), ["seed", "variant", "ε"], "iterations", "success")
     written.update(write_table(out, "success_vs_iterations", wide, [_SUCCESS, "Columns: PGD steps; every budget is "
-                               "read off the one run per ε (exactly what a run of that many steps returns)."],
-                               "Attack success rate against the number of PGD steps"))
+                               "read off the one run per ε (exactly what a run of that many steps returns).", rule],
+                               f"Attack success rate against the number of PGD steps, {step}"))
     minimal = minimal_frame(cells, radii)
     if not minimal.empty:
         minimal = minimal.sort_values(["seed", "variant", "epsilon", "attack_id"], kind="stable")
@@ -93,8 +118,10 @@ def compare_minimal(budget: pd.DataFrame, minimal: pd.DataFrame, cells: list[dic
         rows.append(line)
     notes = [_SUCCESS, "Minimal: share of the correctly classified images whose minimal-ε search (G1 FGSM, G2 PGD, "
              "G3 DeepFool, G4 BIM: their crafted sets) found an adversarial of L∞ size ≤ ε; the fixed column runs "
-             "PGD at ε with G2's own per-try budget. `G2 vs fixed`: difference and whether the intervals overlap."]
-    return pd.DataFrame(rows).fillna(""), notes, "Minimal-ε searches against PGD at fixed ε, same images"
+             "PGD at ε with G2's own per-try budget. `G2 vs fixed`: difference and whether the intervals overlap.",
+             fixed_rule(cells)[1] + " The G2 search keeps G2's own step (ε/30 of each ε it tries)."]
+    return (pd.DataFrame(rows).fillna(""), notes,
+            f"Minimal-ε searches against PGD at fixed ε ({fixed_rule(cells)[0]}), same images")
 
 
 def render_confidence(cells: list[dict], out: Path, figures_dir: Path) -> dict[str, Path]:
@@ -105,15 +132,20 @@ def render_confidence(cells: list[dict], out: Path, figures_dir: Path) -> dict[s
     bins = bins.assign(bin=[f"[{lo:.2f}, {hi:.2f}{']' if hi >= 1 else ')'}" for lo, hi in zip(bins["bin_lo"], bins["bin_hi"])],
                        shown=[f"{f}/{n} " + _cell(s, lo, hi) if n else "0/0" for f, n, s, lo, hi in
                               zip(bins["fooled"], bins["n"], bins["success"], bins["success_lo"], bins["success_hi"])])
+    bins = bins.assign(recipe=[recipe_label(r, s) for r, s in zip(bins["recipe"], bins["label_smoothing"])])
+    step, rule = fixed_rule(cells)
     wide = bins.rename(columns={"epsilon_label": "ε"}).pivot_table(
-        index=["seed", "variant", "ε", "iterations"], columns="bin", values="shown", aggfunc="first",
+        index=["seed", "recipe", "variant", "ε", "iterations"], columns="bin", values="shown", aggfunc="first",
         sort=False).reset_index()
     wide.columns = [str(c) for c in wide.columns]
     notes = [_SUCCESS, "Cells: fooled/count, success [interval]; bins of the clean confidence max(p, 1 − p), "
-             "correctly classified images only (the last bin includes 1.0)."]
+             "correctly classified images only (the last bin includes 1.0).", "recipe: the training recipe of the "
+             "row's models and its label smoothing s, whose loss optimum caps the confidence at 1 − s/2 (0.95 for "
+             "s = 0.1): with smoothing, the top bins are shaped by the recipe, not only by the data.", rule]
     written.update(write_table(out, "confidence_bins", wide.astype(str), notes,
-                               "Attack success rate per bin of the clean confidence"))
-    written.update(figures.confidence_figure(bins, figures_dir))
+                               f"Attack success rate per bin of the clean confidence, PGD {step}", text_columns=3))
+    labelled = bins.assign(variant=bins["variant"] + ", " + bins["recipe"])   # two recipes: two series, not one
+    written.update(figures.confidence_figure(labelled, figures_dir))
     return written
 
 
@@ -128,10 +160,11 @@ def render_train_size(cells: list[dict], out: Path, figures_dir: Path) -> dict[s
         clean["test_accuracy"], clean["test_accuracy_lo"], clean["test_accuracy_hi"])],
         "clean AUC": clean["test_auc"].map(lambda v: fmt(v, 3))})[keys + ["clean accuracy (test)", "clean AUC"]]
     wide = accuracy.astype(str).merge(wide, on=keys, how="left").fillna("")
+    step, rule = fixed_rule(cells)
     notes = [_SUCCESS + f" PGD at fixed ε, {budget} steps.", "Clean accuracy over the whole test split. Each row is "
-             "a model retrained on a nested subset of the training split (same recipe and step budget)."]
-    written.update(write_table(out, "train_size", wide, notes, "Training-set size: clean accuracy and attack success",
-                               text_columns=3))
+             "a model retrained on a nested subset of the training split (same recipe and step budget).", rule]
+    written.update(write_table(out, "train_size", wide, notes,
+                               f"Training-set size: clean accuracy and attack success (PGD {step})", text_columns=3))
     written.update(figures.size_figure(clean, frame, figures_dir))
     return written
 
@@ -150,7 +183,8 @@ def render_resolution(cells: list[dict], out: Path, figures_dir: Path) -> dict[s
            for column, label in (("success", "success"), ("median_linf", "median L∞"),
                                  ("median_rms", "median RMS"), ("median_l0_fraction", "median L0 / pixels"))}})
     notes = [_SUCCESS, "Medians over the fooled images, 95% bootstrap interval; RMS = √MSE and L0 / pixels are "
-             "comparable across resolutions, L∞ in [0, 1] pixel units. Same phantom cases at every size."]
+             "comparable across resolutions, L∞ in [0, 1] pixel units. Same phantom cases at every size.",
+             "Minimal-ε searches only, each with its attack's own step (G2 PGD: ε/30 of every ε it tries)."]
     written.update(write_table(out, "resolution", table, notes, "Input resolution: success and perturbation size",
                                text_columns=4))
     written.update(figures.resolution_figure(sizes, figures_dir))

@@ -2,7 +2,8 @@
 
 Success rate everywhere is Kovalev & Voynov's: fooled / correctly classified clean (an image the
 model gets wrong unattacked is no attack's success), with a 95% Wilson score interval. A fixed
-cell's image counts as fooled at budget k when its first fooling step is in 1…k; a minimal cell's
+cell's image counts as fooled at budget k when its first fooling step is in 1…k (the ``first-hit``
+rule: the run stops at its first adversarial iterate, where Kovalev & Voynov read x_k); a minimal cell's
 image counts as fooled at ε when its search found an adversarial whose L∞ size is at most ε.
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ from cxrbench.reporting.records import load_records, newest_per_cell
 #: Z of a two-sided 95% interval.
 _Z95 = 1.959963984540054
 #: What one cell measured; reruns of it resolve to the newest record.
-_CELL = ("seed", "model", "pooling", "regime", "axis_value", "measure", "attack", "epsilon", "iterations", "digest")
+_CELL = ("seed", "recipe", "model", "pooling", "regime", "axis_value", "measure", "attack", "epsilon", "iterations",
+         "digest")
 
 
 def wilson(fooled: int, n: int) -> Interval:
@@ -48,6 +50,10 @@ def median_interval(values: np.ndarray, *, resamples: int = 1000, seed: int = 0)
 def load_study(results_dir: Path, study: str, *, data: str | None = None) -> list[dict]:
     """The newest record of every cell of ``study``, each with its per-image table under ``"table"``."""
     records = [r for r in load_records(Path(results_dir) / "records", kinds=("study",)) if r["study"] == study]
+    for r in records:
+        # The recipe is part of the cell: the same model trained with and without label smoothing
+        # (the confidence study's two recipes) are two rows, not a rerun of one.
+        r["recipe"], r["label_smoothing"] = r["config"]["train"]["name"], r["config"]["train"]["label_smoothing"]
     chosen = newest_per_cell(records, _CELL, data=data, what=study).values()
     out = []
     for r in chosen:
@@ -59,7 +65,8 @@ def load_study(results_dir: Path, study: str, *, data: str | None = None) -> lis
 
 def _head(r: dict) -> dict:
     return {"seed": r["seed"], "variant": r["variant"], "model": r["model"], "input_size": r["model_identity"]
-            ["input_size"], "axis": r["axis"], "axis_value": r["axis_value"], "train_images": r["train_images"]}
+            ["input_size"], "axis": r["axis"], "axis_value": r["axis_value"], "train_images": r["train_images"],
+            "recipe": r.get("recipe", ""), "label_smoothing": r.get("label_smoothing", math.nan)}
 
 
 def _interval_columns(prefix: str, value: Interval) -> dict:
@@ -76,7 +83,9 @@ def budget_frame(cells: list[dict], budgets: list[int] | None = None) -> pd.Data
             if k > r["iterations"]:
                 continue
             fooled = correct & (first >= 1) & (first <= k)
-            rows.append({**_head(r), "epsilon": r["epsilon"], "epsilon_label": r["epsilon_label"], "iterations": k,
+            rows.append({**_head(r), "epsilon": r["epsilon"], "epsilon_label": r["epsilon_label"],
+                         "rel_stepsize": r.get("rel_stepsize", math.nan), "success_rule": r.get("success_rule", ""),
+                         "iterations": k,
                          "images": len(t), "n": int(correct.sum()), "fooled": int(fooled.sum()),
                          **_interval_columns("success", wilson(int(fooled.sum()), int(correct.sum()))),
                          **_interval_columns("accuracy", wilson(int((correct & ~fooled).sum()), len(t)))})
@@ -112,7 +121,8 @@ def confidence_frame(cells: list[dict], bins: int, budget: int) -> pd.DataFrame:
         for b in range(bins):
             inside = correct & (which == b)
             rows.append({**_head(r), "epsilon": r["epsilon"], "epsilon_label": r["epsilon_label"],
-                         "iterations": min(budget, r["iterations"]), "bin_lo": edges[b], "bin_hi": edges[b + 1],
+                         "rel_stepsize": r.get("rel_stepsize", math.nan), "iterations": min(budget, r["iterations"]),
+                         "bin_lo": edges[b], "bin_hi": edges[b + 1],
                          "n": int(inside.sum()), "fooled": int((fooled & inside).sum()),
                          **_interval_columns("success", wilson(int((fooled & inside).sum()), int(inside.sum())))})
     return pd.DataFrame(rows)

@@ -8,9 +8,11 @@ Every cell is one record plus one per-image table, at paths this module alone de
 A cell whose record and table exist is read back, not recomputed, so an interrupted study
 resumes at its first missing cell.
 
-*Fixed* cells run the study's attack once per ε for ``study.iterations`` steps. Its step size is
-a fraction of ε and a sample stops at its first adversarial iterate, so a run of k steps fools
-exactly the samples whose first fooling step is ≤ k: the table's ``first_hit`` gives every
+*Fixed* cells run the study's attack once per ε for ``study.iterations`` steps of
+``study.rel_stepsize``·ε (ε/8 by default, so ε is reachable after 8 steps; the attack's own G2 step
+ε/30 needed 30, beyond Kovalev & Voynov's 20). The step is a fraction of ε, not of the budget, and
+a sample stops at its first adversarial iterate, so a run of k steps fools exactly the samples
+whose first fooling step is ≤ k (:data:`SUCCESS_RULE`): the table's ``first_hit`` gives every
 budget 1…``iterations`` from the one run, and no budget is crafted twice. *Minimal* cells run an
 attack's own minimal-perturbation search through the attack pipeline (its crafted set, shared
 with ``scripts/run.py``), whose per-image perturbation sizes give success against any ε.
@@ -28,7 +30,7 @@ import pandas as pd
 import torch
 
 from cxrbench.attack_pipeline import attack_parameters, digest, ensure_crafted, image_set, test_subset
-from cxrbench.attacks import get_attack_spec, image_key
+from cxrbench.attacks import create_attack, get_attack_spec, image_key
 from cxrbench.cli import compose_raw
 from cxrbench.config import RunConfig, validate
 from cxrbench.data.datasets import SubsetView
@@ -39,9 +41,14 @@ from cxrbench.io import atomic_write
 from cxrbench.pipeline import Paths, Variant, clean_predictions, prepare_variant, record_base
 from cxrbench.reporting.records import finished_record, write_record
 from cxrbench.reporting.schema import StudyRecord
+from cxrbench.reporting.schema_added import worst_case_base
 from cxrbench.robustness import fixed_budget_attack
 from cxrbench.runtime import Runtime
-from cxrbench.training.adversarial import epsilon_label
+from cxrbench.training.adversarial import epsilon_label, step_label
+
+#: How a fixed cell counts success at budget k (stored in its record, spelt out in its tables): an
+#: image is fooled at k steps when some iterate x_j, j ≤ k, is misclassified (the run stops there).
+SUCCESS_RULE = "first-hit"
 
 
 @dataclass
@@ -84,10 +91,10 @@ def cell_paths(paths: Paths, study: str, variant: Variant, name: str) -> tuple[P
 def _record(target: Target, runtime: Runtime, labels: np.ndarray, adv_prob: np.ndarray, per_sample: Path,
             **fields) -> StudyRecord:
     cfg, study = target.cfg, target.cfg.study
-    clean = binary_metrics(labels, target.clean_prob)
+    clean, worst = binary_metrics(labels, target.clean_prob), binary_metrics(labels, adv_prob)
     return StudyRecord(
-        **record_base(cfg, target.variant, runtime, binary_metrics(labels, adv_prob), wall=target.wall,
-                      per_sample=per_sample),
+        **worst_case_base(record_base(cfg, target.variant, runtime, worst, wall=target.wall, per_sample=per_sample)),
+        worst_case_auc=worst["auc"],
         study=study.name, axis=study.axis,
         axis_value=getattr(cfg.train, study.axis) if study.axis else len(target.variant.data.train),
         image_set=image_set(target.view), clean_accuracy=clean["accuracy"], clean_auc=clean["auc"],
@@ -95,16 +102,25 @@ def _record(target: Target, runtime: Runtime, labels: np.ndarray, adv_prob: np.n
         train_images=len(target.variant.data.train), **fields)
 
 
+def study_attack(study, seed: int, config_dir: Path):
+    """The study's fixed-ε attack with its step replaced by ``study.rel_stepsize``·ε; and its parameters."""
+    _, params = fixed_budget_attack(study.attack, study.iterations, seed, config_dir)
+    params["rel_stepsize"] = study.rel_stepsize
+    return create_attack(study.attack, **params), params
+
+
 def fixed_cell(target: Target, epsilon: float, paths: Paths, runtime: Runtime, config_dir: Path, *,
                log: Callable[[str], None] = print) -> dict:
     """One run of the study's attack at ``epsilon`` on the target's correctly classified images."""
     cfg, study = target.cfg, target.cfg.study
-    attack, params = fixed_budget_attack(study.attack, study.iterations, cfg.seed, config_dir)
+    attack, params = study_attack(study, cfg.seed, config_dir)
     if not params.get("return_early", True):
         raise ConfigError(f"study.attack={study.attack} runs with return_early=false: a shorter budget would "
                           "not be a prefix of the run; set return_early: true in configs/attack/")
     images = image_set(target.view)
-    cell_key = digest({"attack": study.attack, "params": params, "epsilon": epsilon, "images": images})
+    # The step and the success rule are in the key: cells of the ε/30 definition are never reused.
+    cell_key = digest({"attack": study.attack, "params": params, "epsilon": epsilon, "images": images,
+                       "step": study.rel_stepsize, "success_rule": SUCCESS_RULE})
     record_path, per_sample = cell_paths(paths, study.name, target.variant,
                                          f"{study.attack}-{epsilon_label(epsilon).replace('/', 'of')}-{cell_key}")
     reused = finished_record(record_path, paths.results / per_sample)
@@ -136,9 +152,11 @@ def fixed_cell(target: Target, epsilon: float, paths: Paths, runtime: Runtime, c
     record = _record(target, runtime, target.labels, adv_prob, per_sample, measure="fixed", attack=study.attack,
                      attack_id=spec.paper_id, attack_title=spec.title, attack_params=params, epsilon=epsilon,
                      epsilon_label=epsilon_label(epsilon), iterations=study.iterations, cell_key=cell_key,
-                     success_rate=success, gradients=gradients, attack_seconds=seconds)
+                     success_rate=success, gradients=gradients, attack_seconds=seconds,
+                     rel_stepsize=study.rel_stepsize, success_rule=SUCCESS_RULE)
     log(f"study {study.name} {target.variant.name} ({record.axis or 'train images'}={record.axis_value}) "
-        f"{study.attack} ε={epsilon_label(epsilon)} {study.iterations} steps: success {success:.3f} "
+        f"{study.attack} ε={epsilon_label(epsilon)} {study.iterations} steps of {step_label(study.rel_stepsize)}: "
+        f"success {success:.3f} "
         f"({int(correct.sum())} attacked, {seconds:.0f} s)")
     return {**write_record(record_path, record, paths.root), "reused": False}
 

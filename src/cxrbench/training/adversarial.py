@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -19,6 +20,11 @@ BatchAdversary = Callable[[nn.Module, torch.Tensor, torch.Tensor, int], torch.Te
 
 #: Adversaries a training recipe may name (``train.adversary.method``).
 METHODS = ("none", "pgd")
+#: Version of the adversarial-training protocol, part of every adversarially trained checkpoint's key.
+#: 1 (unversioned keys): BatchNorm re-estimated on clean batches, best checkpoint by clean validation
+#: AUC. 2: BatchNorm re-estimated on the adversary's batches, best checkpoint by robust validation
+#: accuracy at the training ε (:func:`robust_accuracy`), clean AUC breaking ties.
+AT_PROTOCOL = 2
 
 
 @dataclass
@@ -63,6 +69,14 @@ def epsilon_label(value: float) -> str:
     return f"{value:.4g}"
 
 
+def step_label(fraction: float) -> str:
+    """A step given as a fraction of ε, as tables write it: ``ε/8`` for 1/8, else ``0.3ε``."""
+    inverse = 1 / fraction
+    if abs(inverse - round(inverse)) < 1e-6:
+        return f"ε/{round(inverse)}"
+    return f"{fraction:.4g}ε"
+
+
 def pgd_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epsilon: float, steps: int,
               alpha: float, random_start: bool, generator: torch.Generator | None = None) -> torch.Tensor:
     """L∞ PGD on the cross-entropy of ``y``: the adversarial batch to train on (no graph kept).
@@ -104,3 +118,27 @@ def build_batch_adversary(cfg: AdversaryConfig, seed: int) -> BatchAdversary:
                          random_start=cfg.random_start, generator=generator)
 
     return adversary
+
+
+@torch.no_grad()
+def robust_accuracy(model: nn.Module, dataset, cfg: AdversaryConfig, runtime, *, batch_size: int,
+                    seed: int) -> float:
+    """Accuracy of ``model`` (eval mode) on ``dataset`` under the training adversary: PGD at its ε and steps.
+
+    The checkpoint selection score of adversarial training: a model chosen by clean accuracy or AUC
+    is the one that gave up robustness for it. Random starts come from a generator of (seed, batch),
+    so every validation of a run attacks with the same starts and scores are comparable across steps.
+    """
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for k, start in enumerate(range(0, len(dataset), batch_size)):
+        x, y = dataset.batch(np.arange(start, min(start + batch_size, len(dataset))))
+        x, y = runtime.batch(x), y.to(runtime.device)   # fp32, as every evaluation
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + k)
+        with torch.enable_grad():
+            adv = pgd_batch(model, x, y, epsilon=cfg.epsilon, steps=cfg.steps, alpha=cfg.alpha,
+                            random_start=cfg.random_start, generator=generator)
+        correct += int((model(adv).float().argmax(1) == y).sum())
+    model.train(was_training)
+    return correct / max(len(dataset), 1)

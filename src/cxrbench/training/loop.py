@@ -1,4 +1,11 @@
-"""The training loop: resumable, seeded, best checkpoint by validation AUC."""
+"""The training loop: resumable, seeded, best checkpoint by validation AUC (robust accuracy for PGD-AT).
+
+Adversarial training (``train.adversary.method=pgd``; protocol :data:`AT_PROTOCOL`) differs in two
+places, both so that the saved model is the one that was trained: BatchNorm statistics are
+re-estimated on the adversary's batches (clean statistics would normalise the network with moments
+it never saw during training), and the best checkpoint is the one with the highest accuracy under
+the training adversary on the validation split (clean AUC breaks ties), not the cleanest one.
+"""
 from __future__ import annotations
 
 import math
@@ -13,7 +20,7 @@ from cxrbench.config import TrainConfig
 from cxrbench.data.datasets import DataBundle
 from cxrbench.models.factory import CXRClassifier
 from cxrbench.tasks import Task, get_task
-from cxrbench.training.adversarial import build_batch_adversary
+from cxrbench.training.adversarial import AT_PROTOCOL, build_batch_adversary, robust_accuracy
 from cxrbench.training.batchnorm import recalibrate_batchnorm
 from cxrbench.training.checkpoint import check_identity, read_checkpoint, save_checkpoint
 from cxrbench.training.optim import build_optimizer, build_scheduler
@@ -24,10 +31,11 @@ from cxrbench.runtime import Runtime
 class FitResult:
     best_path: Path
     best_step: int
-    best_val_auc: float
+    best_val_auc: float   # the clean validation AUC of the kept checkpoint
     steps: int
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    selected_by: str = "val_auc"   # the score the kept checkpoint maximised
 
 
 def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -41,7 +49,8 @@ def fit(model: CXRClassifier, data: DataBundle, cfg: TrainConfig, run_dir: Path,
 
     ``run_dir/last.pt`` is written at each evaluation so an interrupted run resumes
     from there; ``run_dir/best.pt`` holds the weights with the best validation AUC (the task's:
-    ROC-AUC for the binary task, macro ROC-AUC over the labels for the multi-label one).
+    ROC-AUC for the binary task, macro ROC-AUC over the labels for the multi-label one), or for
+    adversarial training the best validation accuracy under the training adversary (see above).
     """
     task = task or get_task("binary")
     run_dir = Path(run_dir)
@@ -55,7 +64,10 @@ def fit(model: CXRClassifier, data: DataBundle, cfg: TrainConfig, run_dir: Path,
     scaler = torch.amp.GradScaler("cuda", enabled=runtime.amp)
     adversary = build_batch_adversary(cfg.adversary, seed)
     loss_fn = task.loss_fn(data.train, cfg.label_smoothing)
+    adversarial = cfg.adversary.method != "none"
+    selected_by = "val_robust_accuracy" if adversarial else "val_auc"
     step, best_auc, best_step, history, elapsed = 0, -math.inf, -1, [], 0.0
+    best_score: tuple = (-math.inf,)
 
     last = run_dir / "last.pt"
     if last.exists():
@@ -66,6 +78,7 @@ def fit(model: CXRClassifier, data: DataBundle, cfg: TrainConfig, run_dir: Path,
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         step, best_auc, best_step = state["step"], state["best_val_auc"], state["best_step"]
+        best_score = tuple(state.get("best_score", (best_auc,)))
         history, elapsed = list(state["history"]), state["seconds"]
 
     bar = tqdm(total=total, initial=step, desc=f"train {model.identity.model}/{model.identity.pooling}",
@@ -93,18 +106,27 @@ def fit(model: CXRClassifier, data: DataBundle, cfg: TrainConfig, run_dir: Path,
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}", best_auc=f"{best_auc:.3f}" if best_step >= 0 else "-")
         if step % eval_every == 0 or step == total:
+            # Negative keys: the recalibration's random starts never repeat a training step's.
+            craft = (lambda x, y, b, at=step: adversary(model, x, y, -(at * cfg.bn_recalibration_batches + b + 1))
+                     ) if adversarial else None
             recalibrate_batchnorm(model, data.train, runtime, batches=cfg.bn_recalibration_batches,
-                                  batch_size=cfg.batch_size, seed=seed + step)
+                                  batch_size=cfg.batch_size, seed=seed + step, transform=craft)
             metrics = task.validate(model, data.val, runtime, cfg.eval_batch_size)
-            history.append({"step": step, "loss": float(loss.item()), "val_accuracy": metrics["accuracy"],
-                            "val_auc": metrics["auc"], "lr": scheduler.get_last_lr()[0]})
-            if metrics["auc"] > best_auc or best_step < 0:
-                best_auc, best_step = metrics["auc"], step
-                save_checkpoint(run_dir / "best.pt", model, step=step, val=metrics)
+            entry = {"step": step, "loss": float(loss.item()), "val_accuracy": metrics["accuracy"],
+                     "val_auc": metrics["auc"], "lr": scheduler.get_last_lr()[0]}
+            if adversarial:
+                entry["val_robust_accuracy"] = robust_accuracy(model, data.val, cfg.adversary, runtime,
+                                                               batch_size=cfg.eval_batch_size, seed=seed)
+            history.append(entry)
+            score = (entry["val_robust_accuracy"], metrics["auc"]) if adversarial else (metrics["auc"],)
+            if score > best_score or best_step < 0:
+                best_score, best_auc, best_step = score, metrics["auc"], step
+                save_checkpoint(run_dir / "best.pt", model, step=step, val={**metrics, **entry})
             save_checkpoint(last, model, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
                             scaler=scaler.state_dict(), step=step, best_val_auc=best_auc, best_step=best_step,
-                            history=history, seconds=time.perf_counter() - started)
+                            best_score=list(best_score), history=history, seconds=time.perf_counter() - started)
             model.train()
     bar.close()
     return FitResult(best_path=run_dir / "best.pt", best_step=best_step, best_val_auc=best_auc, steps=step,
-                     history=history, seconds=time.perf_counter() - started)
+                     history=history, seconds=time.perf_counter() - started,
+                     selected_by=f"{selected_by} (AT protocol {AT_PROTOCOL})" if adversarial else selected_by)

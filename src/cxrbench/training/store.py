@@ -14,6 +14,7 @@ from cxrbench.errors import TrainingError
 from cxrbench.data.datasets import DataBundle
 from cxrbench.models.factory import CXRClassifier
 from cxrbench.io import atomic_write_json, read_json
+from cxrbench.training.adversarial import AT_PROTOCOL
 from cxrbench.training.checkpoint import load_weights
 from cxrbench.training.loop import fit
 from cxrbench.tasks import Task, get_task
@@ -35,6 +36,10 @@ def checkpoint_key(data_description: dict, split_digest: str, model: CXRClassifi
         recipe.pop("train_size")  # the whole training split: keys from before nested subsets stay valid
     if train.adversary.method == "none":
         recipe.pop("adversary")  # standard training: keys from before adversarial training stay valid
+    else:
+        # The protocol (BatchNorm statistics, checkpoint selection) changes what an AT checkpoint is:
+        # one trained under an older protocol must not be reused for this one.
+        recipe["adversary"] = {**recipe["adversary"], "protocol": AT_PROTOCOL}
     blob = {"data": data_description, "split": split_digest, "model": model.identity.as_dict(),
             "train": recipe, "seed": seed}
     if init is not None:  # from scratch: keys from before initial weights existed stay valid
@@ -82,8 +87,9 @@ def ensure_trained(model: CXRClassifier, data: DataBundle, train: TrainConfig, c
                                     f"checkpoint (best.pt); set train.max_steps or train.epochs so that at "
                                     "least one validation runs")
             atomic_write_json(done, {"best_step": result.best_step, "best_val_auc": result.best_val_auc,
-                                     "steps": result.steps, "train_seconds": result.seconds,
-                                     "history": result.history, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                                     "selected_by": result.selected_by, "steps": result.steps,
+                                     "train_seconds": result.seconds, "history": result.history,
+                                     "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
             # The resume point holds optimiser state (three times the weights); once done, it is dead weight.
             (directory / "last.pt").unlink(missing_ok=True)
         load_weights(model, directory / "best.pt")
