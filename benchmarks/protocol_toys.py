@@ -28,22 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 torch.set_num_threads(1)
 
-from tiny_models import TinyCNN, blob_images, foolbox_model, trained_tiny_cnn  # noqa: E402
+from tiny_models import Threshold, TinyCNN, blob_images, foolbox_model, trained_tiny_cnn  # noqa: E402
 
 from cxrbench.attacks import create_attack  # noqa: E402
 from cxrbench.training.adversarial import pgd_batch  # noqa: E402
-
-
-class Threshold(nn.Module):
-    """Class 1 once the mean pixel exceeds ``threshold`` (every gradient sign of class 0's loss is +1)."""
-
-    def __init__(self, threshold: float):
-        super().__init__()
-        self.threshold = threshold
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = (x.flatten(1).mean(1) - self.threshold) * 100
-        return torch.stack([torch.zeros_like(z), z], 1)
 
 
 def section_step() -> None:

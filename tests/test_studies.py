@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import CONFIGS, ROOT, TINY, compose_config
-from tiny_models import blob_images, foolbox_model, trained_tiny_cnn
+from tiny_models import Threshold, blob_images, foolbox_model, trained_tiny_cnn
 
 from cxrbench.attacks import PGD
 from cxrbench.errors import ConfigError
@@ -48,18 +48,6 @@ def test_a_trajectory_needs_early_return(tiny):
         PGD(return_early=False, iterations=2).run_trajectory(fmodel, x, y, 0.05)
 
 
-class _Threshold(torch.nn.Module):
-    """Class 1 once the mean pixel exceeds ``threshold``: every input-gradient sign of class 0's loss is +1."""
-
-    def __init__(self, threshold: float):
-        super().__init__()
-        self.threshold = threshold
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = (x.flatten(1).mean(1) - self.threshold) * 100
-        return torch.stack([torch.zeros_like(z), z], 1)
-
-
 @pytest.mark.parametrize("study", ["budget", "confidence", "train_size"])
 def test_a_study_step_reaches_epsilon_within_the_smallest_reported_budget(study):
     # An image that needs 0.9 ε: with G2's step ε/30 it fell only at step 28, beyond Kovalev's 20 steps.
@@ -69,7 +57,7 @@ def test_a_study_step_reaches_epsilon_within_the_smallest_reported_budget(study)
     eps = 0.1
     x, y = torch.full((1, 1, 4, 4), 0.5), torch.zeros(1, dtype=torch.long)
     attack, params = study_attack(cfg, 0, CONFIGS)
-    _, fooled, first = attack.run_trajectory(foolbox_model(_Threshold(0.5 + 0.9 * eps)), x, y, eps)
+    _, fooled, first = attack.run_trajectory(foolbox_model(Threshold(0.5 + 0.9 * eps)), x, y, eps)
     assert params["rel_stepsize"] == cfg.rel_stepsize
     assert fooled.all() and 1 <= first[0] <= min(cfg.report_iterations)
 

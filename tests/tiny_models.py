@@ -45,3 +45,15 @@ def trained_tiny_cnn(seed: int = 0, steps: int = 150) -> TinyCNN:
 
 def foolbox_model(model: nn.Module) -> fb.PyTorchModel:
     return fb.PyTorchModel(model.eval(), bounds=(0.0, 1.0))
+
+
+class Threshold(nn.Module):
+    """Class 1 once the mean pixel exceeds ``threshold`` (every gradient sign of class 0's loss is +1)."""
+
+    def __init__(self, threshold: float):
+        super().__init__()
+        self.threshold = threshold
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = (x.flatten(1).mean(1) - self.threshold) * 100
+        return torch.stack([torch.zeros_like(z), z], 1)
