@@ -6,6 +6,7 @@ be, a full disk) becomes one :class:`~cxrbench.errors.OutputError` that names th
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -17,8 +18,13 @@ import pandas as pd
 from cxrbench.errors import DataError, OutputError
 
 
+def _reason(exc: Exception) -> str:
+    """The first line of what went wrong: the OS's words where there are some."""
+    return getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
 def _refused(path: Path, exc: OSError, setting: str = "paths.results_dir") -> OutputError:
-    reason = exc.strerror or str(exc)
+    reason = _reason(exc)
     return OutputError(f"cannot write {path} ({reason}); free space or fix the permissions there, or point "
                        f"{setting} at a writable folder")
 
@@ -117,8 +123,7 @@ def read_json(path: Path, what: str, fix: str = "delete it or rerun the run that
     try:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-        raise DataError(f"unreadable {what} {path} ({reason}); {fix}") from None
+        raise DataError(f"unreadable {what} {path} ({_reason(exc)}); {fix}") from None
 
 
 def read_table(path: Path, what: str, fix: str = "delete it or rerun the run that wrote it", **kwargs: Any) -> pd.DataFrame:
@@ -127,5 +132,9 @@ def read_table(path: Path, what: str, fix: str = "delete it or rerun the run tha
     try:
         return pd.read_parquet(path, **kwargs)
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-        raise DataError(f"unreadable {what} {path} ({reason}); {fix}") from None
+        raise DataError(f"unreadable {what} {path} ({_reason(exc)}); {fix}") from None
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 (64 hex digits) of a file's bytes: what a weights file or a stored part is."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

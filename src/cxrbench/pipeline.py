@@ -5,7 +5,6 @@ call it directly on a composed, shrunken config.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -19,7 +18,7 @@ from cxrbench.data.datasets import DataBundle, SubsetView, stratified_rows
 from cxrbench.errors import ConfigError
 from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.predict import predict_proba
-from cxrbench.io import atomic_write, check_writable, read_table
+from cxrbench.io import atomic_write, check_writable, file_sha256, read_table
 from cxrbench.models import create_model
 from cxrbench.models.factory import CXRClassifier
 from cxrbench.models.init_weights import initialise_from
@@ -66,10 +65,6 @@ def resolve_paths(cfg: RunConfig, default_root: Path) -> Paths:
     return Paths(root=root, cache=under_root(cfg.paths.cache_dir), results=under_root(cfg.paths.results_dir))
 
 
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
 @dataclass
 class Variant:
     """A model variant ready for evaluation: trained (or reused) weights and its data."""
@@ -108,7 +103,7 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
 
     if given is not None:
         load_weights(model, given)
-        return Variant(runtime.prepare(model), data, f"ckpt-{_file_digest(given)}", split_digest,
+        return Variant(runtime.prepare(model), data, f"ckpt-{file_sha256(given)[:16]}", split_digest,
                        {"checkpoint": str(given), "reused": True}, regime)
     train, data = training_subset(cfg.train, data, cfg.seed)
     init = initialise_from(model, cfg.model.weights) if cfg.model.weights else None

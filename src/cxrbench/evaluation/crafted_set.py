@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cxrbench.errors import DataError
-from cxrbench.io import atomic_write, atomic_write_json, read_json, read_table
+from cxrbench.io import atomic_write, atomic_write_json, file_sha256, read_json, read_table
 
 MANIFEST = "done.json"
 CHUNKING = "chunking.json"
@@ -62,11 +62,6 @@ def stored_chunk_size(directory: Path) -> int | None:
     chunking = Path(directory) / CHUNKING
     if chunking.exists():
         return int(read_json(chunking, "crafted-set chunking", "delete it and rerun")["chunk_size"])
-    manifest = Path(directory) / MANIFEST
-    if manifest.exists():
-        size = read_manifest(directory).get("chunk_size")
-        if size:
-            return int(size)
     first, _ = part_paths(directory, 0)
     try:
         return pq.read_metadata(first).num_rows if first.exists() else None
@@ -74,18 +69,14 @@ def stored_chunk_size(directory: Path) -> int | None:
         return None
 
 
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def seal(directory: Path, n: int, chunk_size: int, attack: str, provenance: dict) -> dict:
     """Write the manifest of a finished set: every part, its rows and file digests, and their digest."""
     parts = []
     for k, rows in enumerate(chunk_rows(n, chunk_size)):
         table, images = part_paths(directory, k)
-        parts.append({"index": k, "rows": len(rows), "parquet": _file_digest(table), "npz": _file_digest(images)})
+        parts.append({"index": k, "rows": len(rows), "parquet": file_sha256(table), "npz": file_sha256(images)})
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-    manifest = {"format": FORMAT, "n": n, "chunks": len(parts), "chunk_size": chunk_size, "attack": attack,
+    manifest = {"format": FORMAT, "n": n, "chunks": len(parts), "attack": attack,
                 "parts": parts, "digest": digest, "crafted_by": provenance}
     atomic_write_json(Path(directory) / MANIFEST, manifest)
     return manifest
@@ -106,7 +97,8 @@ def damaged_chunks(directory: Path) -> dict[int, str]:
     manifest = read_manifest(directory)
     damaged: dict[int, str] = {}
     if "parts" not in manifest:
-        size = stored_chunk_size(directory) or manifest["n"]
+        # Judge (and later repair) it by the chunks it was made with, recorded as a new set's are.
+        size = keep_chunking(directory, stored_chunk_size(directory) or manifest["n"])
         for k, rows in enumerate(chunk_rows(manifest["n"], size)):
             if not chunk_is_whole(directory, k, len(rows)):
                 damaged[k] = "missing or unreadable"
@@ -117,7 +109,7 @@ def damaged_chunks(directory: Path) -> dict[int, str]:
         for suffix, path in zip(("parquet", "npz"), part_paths(directory, part["index"])):
             if not path.exists():
                 damaged[part["index"]] = f"{path.name} missing"
-            elif _file_digest(path) != part[suffix]:
+            elif file_sha256(path) != part[suffix]:
                 damaged[part["index"]] = f"{path.name} changed since it was crafted"
     return damaged
 
@@ -132,7 +124,6 @@ def keep_chunking(directory: Path, chunk_size: int) -> int:
 
 def discard(directory: Path, chunks: list[int]) -> None:
     """Remove the damaged ``chunks``, the manifest and every evaluation computed from the set."""
-    keep_chunking(directory, stored_chunk_size(directory) or 1)
     for k in chunks:
         for path in part_paths(directory, k):
             path.unlink(missing_ok=True)

@@ -7,12 +7,12 @@ is learnt by the training recipe. What was taken is reported and its digest keys
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 
 from cxrbench.errors import CheckpointError
+from cxrbench.io import file_sha256
 from cxrbench.models.factory import CXRClassifier
 
 #: Name prefixes that wrappers add in front of the backbone's own parameter names.
@@ -115,5 +115,5 @@ def initialise_from(model: CXRClassifier, path: str | Path) -> dict:
         raise CheckpointError(f"model.weights {path} matches {len(matched)} of the {len(own)} tensors of "
                               f"{model.identity.model}: weights of another architecture? give this model's weights")
     model.backbone.load_state_dict(matched, strict=False)
-    return {"file": str(path), "digest": hashlib.sha256(path.read_bytes()).hexdigest()[:16],
+    return {"file": str(path), "digest": file_sha256(path)[:16],
             "loaded": len(matched), "fresh": sorted(set(own) - set(matched))}
