@@ -128,3 +128,55 @@ def test_config_defaults_to_the_truth_and_the_papers_step_grid():
                                (["multilabel.k=0"], "multilabel.k must be a positive integer")):
         with pytest.raises(ConfigError, match=message):
             validate(compose_raw(["task=multilabel", *overrides], CONFIGS))
+
+
+def test_keep_hands_back_no_image_better_than_its_clean_self():
+    # Two labels, label 0 present. Both logits fall as x rises, the absent one faster, so ascending the
+    # truth-referenced BCE (whose gradient is all label 0's, σ(z_1) ≈ 0) lifts the finding to the top:
+    # z_1 - z_0 = 1 - 2x, the finding leads from x = 0.5 on (ties go to label 0, the first).
+    net = nn.Linear(1, 2)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[-1.0], [-3.0]]))
+        net.bias.copy_(torch.tensor([-5.0, -4.0]))
+    model, x, truth = fb.PyTorchModel(net.eval(), bounds=(0.0, 1.0)), torch.zeros(1, 1), np.array([[1, 0]])
+    criterion = MultiLabelMisclassification(torch.tensor([[1.0, 0.0]]), torch.full((2,), 0.5))
+    attack = MultiLabelPGD(loss="bce")   # step ε/4
+    plain = attack.run_steps(model, x, criterion, epsilon=1.0, steps=[1, 2, 4])
+    assert [float(plain[s]) for s in (1, 2, 4)] == [0.25, 0.5, 1.0]
+    assert robust_accuracy(net, x, truth, 1)[0] == 0 and robust_accuracy(net, plain[4], truth, 1)[0] == 1
+
+    from cxrbench.multilabel.evaluate import robust_scores
+    kept = attack.run_steps(model, x, criterion, epsilon=1.0, steps=[1, 2, 4], keep=robust_scores(truth))
+    # x = 0.25 still ranks the absent label first; from 0.5 on the finding leads, so 0.25 is kept.
+    assert [float(kept[s]) for s in (1, 2, 4)] == [0.25, 0.25, 0.25]
+    assert all(robust_accuracy(net, kept[s], truth, 1)[0] == 0 for s in (1, 2, 4))
+
+
+def test_keep_changes_nothing_where_the_ascent_never_undoes_itself():
+    from cxrbench.multilabel.evaluate import robust_scores
+
+    # A small tanh MLP on the toy's inputs: on this seed the truth-referenced walk lifts 2 of 32 images
+    # above their clean scores at some step (the linear toy never does).
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(IMAGES, FEATURES, generator=g)
+    truth = (x[:, :LABELS] > 0.5).numpy().astype(int)
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(FEATURES, 32), nn.Tanh(), nn.Linear(32, LABELS)).eval()
+    model = fb.PyTorchModel(net, bounds=(0.0, 1.0))
+    criterion = MultiLabelMisclassification(torch.from_numpy(truth).float(), torch.full((LABELS,), 0.5))
+    every = list(range(1, 51))
+    plain = MultiLabelPGD(loss="bce").run_steps(model, x, criterion, epsilon=8 / 255, steps=every)
+    kept = MultiLabelPGD(loss="bce").run_steps(model, x, criterion, epsilon=8 / 255, steps=every,
+                                               keep=robust_scores(truth))
+    scores = robust_scores(truth)
+    with torch.no_grad():
+        clean = scores(net(x))
+        walk = [clean] + [scores(net(plain[s])) for s in every]
+    monotone = torch.ones(len(x), dtype=torch.bool)
+    for steps in every:
+        after = scores(net(kept[steps]))
+        assert torch.all(after <= clean)   # per image, at both k and both readings
+        monotone &= torch.all(walk[steps] <= walk[steps - 1], dim=1)
+        # an image whose walk never went up at any score so far is handed back as the plain iterate
+        assert torch.equal(kept[steps][monotone], plain[steps][monotone])
+    assert 0 < monotone.sum() < len(x)   # both kinds of image occur on this toy

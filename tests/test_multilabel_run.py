@@ -86,6 +86,19 @@ def test_records_agree_with_their_per_image_outputs(protocol):
     assert np.isnan(r["risk"]) and not np.isnan(next(x for x in first["records"] if x["evaluation"] == "risk")["risk"])
 
 
+def test_no_white_box_truth_cell_scores_above_clean(protocol):
+    # Issue 21's acceptance: under the truth-referenced attack no k-robust accuracy rises (either reading).
+    _, first, _, old = protocol
+    white = [r for r in first["records"] if r["evaluation"] == "untargeted" and r["source"] == r["model"]]
+    assert white and all(r["attack_params"]["keep"] for r in white)
+    for r in white:
+        for field in ("k_accuracy", "k_accuracy_paper"):
+            for k, value in r[field].items():
+                assert value <= r["clean"][field][k] + 1e-9, (r["model"], r["epsilon"] * 255, r["steps"], field, k)
+    # The away-from-the-prediction threat model is the plain walk, kept for comparison.
+    assert all("keep" not in r["attack_params"] for r in old["records"] if r["evaluation"] == "untargeted")
+
+
 def test_tables_and_heat_map_render_from_the_records(protocol):
     results, first, _, _ = protocol
     out = results / "tables" / "multilabel"

@@ -12,10 +12,9 @@ from typing import Any, Optional
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from cxrbench.config_schema import (AttackConfig, GridConfig, ModelConfig, NihDataConfig, PathsConfig,  # noqa: F401
-                                    MultiLabelConfig, TaskConfig,
-                                    PhantomDataConfig, PoolingConfig, RobustConfig, RunConfig, StudyConfig,
-                                    TrainConfig)
+from cxrbench.config_schema import (AttackConfig, GridConfig, ModelConfig, MultiLabelConfig,  # noqa: F401
+                                    NihDataConfig, PathsConfig, PhantomDataConfig, PoolingConfig, RobustConfig,
+                                    RunConfig, StudyConfig, TaskConfig, TrainConfig)
 from cxrbench.errors import ConfigError
 from cxrbench.training.adversarial import METHODS as ADVERSARIES
 
@@ -24,20 +23,17 @@ OPTIMIZERS = ("rmsprop_tf", "adamw", "sgd")
 SCHEDULES = ("step", "cosine", "constant")
 DEVICES = ("auto", "cpu", "cuda")
 ATTACK_PROFILES = ("auto", "paper", "quick")
-#: NumPy and torch accept seeds in [0, 2**32).
-SEED_RANGE = 2**32
+SEED_RANGE = 2**32  # NumPy and torch accept seeds in [0, 2**32)
 
 
 def _check_seed(value: Any, where: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < SEED_RANGE:
-        raise ConfigError(f"{where} must be an integer in [0, 2**32) (the seed range of NumPy and torch), "
-                          f"got {value!r}")
+        raise ConfigError(f"{where} must be an integer in [0, 2**32) (NumPy's and torch's seeds), got {value!r}")
 
 
 def _check_positive(value: Any, where: str, *, optional: bool = True) -> None:
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if (value is not None or not optional) and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                                or value <= 0):
         raise ConfigError(f"{where} must be positive, got {value!r}")
 
 
@@ -286,9 +282,8 @@ def _task(run: RunConfig) -> None:
 def peer_config(cfg: DictConfig, model: str, config_dir: Any) -> RunConfig:
     """The same run with another architecture: the black-box partner of ``cfg``.
 
-    The model group is swapped for ``configs/model/<model>.yaml`` (keeping the channel
-    handling) before interpolations resolve, so ``train=paper`` picks up the peer's own
-    input size and batch size.
+    The model group is swapped for ``configs/model/<model>.yaml`` (keeping the channel handling)
+    before interpolations resolve, so ``train=paper`` picks up the peer's own input and batch size.
     """
     from pathlib import Path
 

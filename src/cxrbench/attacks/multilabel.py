@@ -183,11 +183,20 @@ class MultiLabelPGD(fb.attacks.LinfPGD):
         return loss_fn
 
     def run_steps(self, model: fb.Model, inputs: torch.Tensor, criterion: fb.criteria.Criterion, *,
-                  epsilon: float, steps: Sequence[int]) -> dict[int, torch.Tensor]:
+                  epsilon: float, steps: Sequence[int],
+                  keep: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[int, torch.Tensor]:
         """The iterates after each budget of ``steps`` (ascending, ≥ 1) of one run at ``epsilon``.
 
         Foolbox's own loop (:meth:`run`), keeping a copy at every requested budget; ``run`` with
         ``self.steps = k`` returns exactly ``run_steps(..., steps=[k])[k]``.
+
+        Args:
+            keep: per-image scores ``(batch, s)`` of a batch of logits, lower = more broken (e.g. the
+                k-robust accuracies at several k). When given, each snapshot holds per image the
+                latest iterate that scores no higher than the kept one on *every* score, starting
+                from the clean image (δ = 0 lies in every budget): the snapshot is never better for
+                the model than the clean image at any of them, and is the plain iterate wherever the
+                ascent did not undo its own progress. The walk itself is unchanged.
         """
         budgets = sorted(set(int(s) for s in steps))
         if not budgets or budgets[0] < 1:
@@ -202,11 +211,33 @@ class MultiLabelPGD(fb.attacks.LinfPGD):
         loss_fn = self.get_loss_fn(model, reference)
         optimizer = self.get_optimizer(x0, self.rel_stepsize * epsilon)
         x = ep.clip(self.get_random_start(x0, epsilon), *model.bounds) if self.random_start else x0
+        kept = _Kept(keep, model, x0) if keep is not None else None
         out = {}
         for step in range(1, budgets[-1] + 1):
             _, gradients = self.value_and_grad(loss_fn, x)
             x = x + sign * optimizer(self.normalize(gradients, x=x, bounds=model.bounds))
             x = ep.clip(self.project(x, x0, epsilon), *model.bounds)
+            current = kept.offer(x) if kept is not None else x.raw
             if step in budgets:
-                out[step] = x.raw.detach().clone()
+                out[step] = current.detach().clone()
         return out
+
+
+class _Kept:
+    """Per image the latest iterate no better than the kept one at every score (see ``run_steps``)."""
+
+    def __init__(self, scores: Callable[[torch.Tensor], torch.Tensor], model: fb.Model, clean: ep.Tensor):
+        self.scores, self.model = scores, model
+        self.x = clean.raw.detach().clone()
+        self.best = self._score(clean)
+
+    def _score(self, x: ep.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.scores(self.model(x).raw)
+
+    def offer(self, x: ep.Tensor) -> torch.Tensor:
+        score = self._score(x)
+        take = (score <= self.best).all(dim=1)
+        self.best = torch.where(take[:, None], score, self.best)
+        self.x = torch.where(take.view(-1, *([1] * (self.x.dim() - 1))), x.raw.detach(), self.x)
+        return self.x

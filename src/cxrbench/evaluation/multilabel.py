@@ -57,14 +57,29 @@ class KAccuracy:
 
 def k_accuracy(probs: np.ndarray, truth: np.ndarray, k: int) -> KAccuracy:
     """``mean_x |top_k(p) ∩ P| / min(k, |P|)`` over the images with at least one finding ``P``."""
-    truth = np.asarray(truth).astype(bool)
-    found = truth.sum(axis=1)
-    kept = found > 0
-    picked = top_k(probs, k)
-    hits = np.take_along_axis(truth, picked, axis=1).sum(axis=1)
-    per_image = hits[kept] / np.minimum(k, found[kept])
+    kept = np.asarray(truth).astype(bool).any(axis=1)
+    per_image = k_scores(probs, truth, (k,))[kept, 0]
     value = float(per_image.mean()) if per_image.size else float("nan")
     return KAccuracy(value, per_image, int(kept.sum()), int((~kept).sum()))
+
+
+def k_scores(probs: np.ndarray, truth: np.ndarray, ks: tuple[int, ...], *, paper: bool = False) -> np.ndarray:
+    """Per image and k the score the k-robust accuracy averages, ``(images, len(ks))``.
+
+    ``paper=False``: ``|top_k(p) ∩ P| / min(k, |P|)`` (0 for an image without finding, which
+    :func:`k_accuracy` leaves out); ``paper=True``: Definition 1's ``|top_k(p) ∩ top_k(y)| / k``.
+    """
+    truth = np.asarray(truth).astype(bool)
+    columns = []
+    for k in ks:
+        picked = top_k(probs, k)
+        if paper:
+            wanted = top_k(truth.astype(np.float64), k)
+            columns.append((picked[:, :, None] == wanted[:, None, :]).any(axis=2).sum(axis=1) / k)
+        else:
+            hits = np.take_along_axis(truth, picked, axis=1).sum(axis=1)
+            columns.append(hits / np.minimum(k, np.maximum(truth.sum(axis=1), 1)))
+    return np.stack(columns, axis=1)
 
 
 def k_accuracy_paper(probs: np.ndarray, truth: np.ndarray, k: int) -> float:
@@ -73,9 +88,8 @@ def k_accuracy_paper(probs: np.ndarray, truth: np.ndarray, k: int) -> float:
     ``top_k(y)`` breaks the ties of the 0/1 ground truth by label order (:func:`top_k`), so an
     image with fewer than k findings fills its top-k with the first absent labels.
     """
-    picked, wanted = top_k(probs, k), top_k(np.asarray(truth, dtype=np.float64), k)
-    hits = (picked[:, :, None] == wanted[:, None, :]).any(axis=2).sum(axis=1)
-    return float((hits / k).mean()) if len(hits) else float("nan")
+    scores = k_scores(probs, truth, (k,), paper=True)[:, 0]
+    return float(scores.mean()) if len(scores) else float("nan")
 
 
 def frequency_prior(train_labels: np.ndarray) -> np.ndarray:

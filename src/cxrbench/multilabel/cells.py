@@ -27,10 +27,14 @@ from cxrbench.evaluation.multilabel import frequency_prior
 from cxrbench.evaluation.predict import label_probabilities
 from cxrbench.errors import DataError
 from cxrbench.io import atomic_write
-from cxrbench.multilabel.evaluate import LABELS, PROBS, prior_metrics, stored_predictions, summarize, thresholds_of
+from cxrbench.multilabel.evaluate import (LABELS, PROBS, prior_metrics, robust_scores, stored_predictions, summarize,
+                                         thresholds_of)
 from cxrbench.pipeline import Variant, record_base
 from cxrbench.reporting.records import finished_record, write_record
 from cxrbench.reporting.schema import MultiLabelRecord
+
+#: ``keep`` in a truth-referenced cell's params: which iterate per image the cell evaluates.
+KEEP = "latest-no-better-than-kept-at-every-k"
 
 
 @dataclass
@@ -122,10 +126,13 @@ def run_unit(paths, runtime, source: Model, targets: list[Model], *, evaluation:
     """
     wall = time.perf_counter()
     attack = MultiLabelPGD(loss=loss, steps=max(budgets), rel_stepsize=rel_stepsize, k=k)
+    # Away from the truth, the attack serves the k-robust accuracy: hand back per image the iterate that
+    # scores no higher than the clean image at any reported k (``run_steps``' ``keep``).
+    kept = evaluation == "untargeted" and reference == "truth"
     # The run's own length is no part of a cell: the iterate after k steps is the same in any longer run.
     params = {"loss": loss, "rel_stepsize": rel_stepsize, "random_start": attack.random_start, "epsilon": epsilon,
               "seed": source.cfg.seed, **({"reference": reference} if evaluation == "untargeted" else {}),
-              **({"k": k} if loss == "topk" else {})}
+              **({"k": k} if loss == "topk" else {}), **({"keep": KEEP} if kept else {})}
     # A record from before Definition 1 and the prior were computed is redone (same key, fuller record).
     done = [r if r is not None and "k_accuracy_paper" in r else None
             for r in (finished_record(*cell_paths(paths, source, t, evaluation, loss, steps, params)[1:])
@@ -145,7 +152,8 @@ def run_unit(paths, runtime, source: Model, targets: list[Model], *, evaluation:
                                        thresholds=source.thresholds)
         criterion = MultiLabelMisclassification(torch.from_numpy(vectors), torch.from_numpy(source.thresholds))
     torch.manual_seed(source.cfg.seed)
-    snapshots = attack.run_steps(fmodel, x.to(runtime.device), criterion, epsilon=epsilon, steps=list(budgets))
+    snapshots = attack.run_steps(fmodel, x.to(runtime.device), criterion, epsilon=epsilon, steps=list(budgets),
+                                 keep=robust_scores(source.labels) if kept else None)
     records = []
     for steps, evaluated in budgets.items():
         for target in evaluated:

@@ -15,8 +15,8 @@ import torch
 from sklearn.metrics import roc_curve
 
 from cxrbench.data.labels import NIH_LABELS
-from cxrbench.evaluation.multilabel import (frequency_prior, k_accuracy, k_accuracy_paper, k_consistency, macro_auc,
-                                            mlacc, ordinal_loss, output_bce, output_mse, per_label_auc)
+from cxrbench.evaluation.multilabel import (frequency_prior, k_accuracy, k_accuracy_paper, k_consistency, k_scores,
+                                            macro_auc, mlacc, ordinal_loss, output_bce, output_mse, per_label_auc)
 from cxrbench.evaluation.predict import predict_label_proba
 from cxrbench.io import atomic_write, read_table
 from cxrbench.pipeline import record_base
@@ -72,6 +72,20 @@ def thresholds_of(table: pd.DataFrame) -> np.ndarray:
 def _logit(p: np.ndarray) -> torch.Tensor:
     p = np.clip(p, 1e-7, 1 - 1e-7)
     return torch.from_numpy(np.log(p / (1 - p)))
+
+
+def robust_scores(truth: np.ndarray):
+    """The per-image scores a truth-referenced run must not raise: k-robust at every k of :data:`KS`, both readings.
+
+    Returns a function of a batch of logits, for :meth:`~cxrbench.attacks.multilabel.MultiLabelPGD.run_steps`'s
+    ``keep``: the attack then never hands back an image scoring higher than its clean self.
+    """
+    def scores(logits: torch.Tensor) -> torch.Tensor:
+        probs = torch.sigmoid(logits.detach().float()).cpu().numpy()
+        both = np.concatenate([k_scores(probs, truth, KS), k_scores(probs, truth, KS, paper=True)], axis=1)
+        return torch.from_numpy(both).to(logits.device)
+
+    return scores
 
 
 def summarize(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray, *,

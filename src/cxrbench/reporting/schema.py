@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from cxrbench.errors import DataError
 from cxrbench.reporting.manifest import manifest
-from cxrbench.reporting.schema_added import ADDED
+from cxrbench.reporting.schema_added import ADDED, upgrade_multilabel
 
 #: Version 2: typed fields; ``model`` is always the registry name (identity in ``model_identity``);
 #: attack records carry the clean figures of their own images and the cell's full configuration.
@@ -39,16 +39,14 @@ class RecordBase:
         model_identity: the target's full identity (architecture, input size, channels, classes).
         model_key: what determined the target's weights (checkpoint key or checkpoint file digest).
         training: how the target was trained or which checkpoint was loaded.
-        images: how many test images the numbers are over.
-        n_positive: how many of them have a finding.
+        images, n_positive: how many test images the numbers are over; how many of them have a finding.
         accuracy: accuracy over those images (finding iff P(finding) > 0.5, the argmax of the logits).
         auc: ROC-AUC of P(finding) over those images (NaN with one class).
         metrics: every summary number of the record (accuracy and auc included).
         per_sample: Parquet file of per-image predictions, relative to the results directory.
         device: where the numbers were computed (always in fp32).
         wall_seconds: wall time of the run up to this record.
-        regime: how the target was trained: ``standard``, or ``pgd-at`` (PGD adversarial training,
-            its settings in ``config.train.adversary``).
+        regime: ``standard``, or ``pgd-at`` (PGD adversarial training, settings in ``config.train.adversary``).
     """
 
     seed: int
@@ -236,15 +234,14 @@ class MultiLabelRecord(RecordBase):
         evaluation: ``clean``, ``untargeted`` (PGD away from ``reference``) or ``risk`` (towards C(ŷ*)).
         reference: ``truth`` (the findings) or ``prediction`` (the clean thresholded output); '' unless untargeted.
         source, source_key: the model the adversarials were crafted on and its weights (clean: the target).
-        loss: ``bce``, ``mse``, ``ordinal`` or ``topk``; ``epsilon`` (in [0, 1]), ``steps``, ``attack_params``.
-        image_set, cell_key: the evaluated images and the cell's configuration digest.
+        loss: ``bce``, ``mse``, ``ordinal`` or ``topk``; ``epsilon`` (in [0, 1]), ``steps``, ``attack_params``;
+            ``image_set`` and ``cell_key``: the evaluated images and the cell's configuration digest.
         k_accuracy: k -> ours, ``|top_k(p) ∩ P| / min(k, |P|)`` over the ``images_with_finding`` images.
         k_accuracy_paper: k -> Definition 1 literally, ``|top_k(p) ∩ top_k(y)| / k`` over all ``images``.
         k_consistency: k -> their code's variant (the clean top-1 label within the adversarial top-k).
         macro_auc, mse, bce, mlacc, ordinal, risk: the paper's other metrics (``mlacc`` vs the target for risk).
-        clean, prior: the metrics unattacked; the no-information baseline on the same images (one constant
-            ranking by training-split finding frequency: ``frequency``, ``ranking``, its k-robust figures).
-        thresholds: the per-label decision thresholds (chosen on the validation split).
+        clean, prior, thresholds: the metrics unattacked; the no-information baseline on the same images (one
+            constant ranking by training-split frequency); the per-label thresholds (validation split).
     """
 
     evaluation: str = "clean"
@@ -273,18 +270,6 @@ class MultiLabelRecord(RecordBase):
     kind: str = "multilabel"
 
 
-def _upgrade_multilabel(document: dict) -> dict:
-    """A multi-label record from before issue 21 read as it was meant: its untargeted attack ran away
-    from the clean prediction; its ``accuracy`` held the 1-robust accuracy (kept in ``k_accuracy``),
-    now MLACC vs the findings (its ``mlacc``; NaN for risk, whose ``mlacc`` is vs the target)."""
-    if document.get("kind") != "multilabel" or "k_accuracy_paper" in document:
-        return document
-    evaluation = document.get("evaluation")
-    return {**document, "reference": "prediction" if evaluation == "untargeted" else "", "k_accuracy_paper": {},
-            "images_with_finding": int((document.get("metrics") or {}).get("images_with_finding", 0)), "prior": {},
-            "accuracy": document.get("mlacc", float("nan")) if evaluation != "risk" else float("nan")}
-
-
 SCHEMAS: dict[str, type] = {"clean": CleanRecord, "attack": AttackRecord, "robust": RobustRecord,
                             "study": StudyRecord, "multilabel": MultiLabelRecord}
 
@@ -305,7 +290,7 @@ def check_record(document: dict, where: str) -> dict:
     elif document.get("schema") != RECORD_SCHEMA_VERSION:
         raise DataError(f"{where} has record schema {document.get('schema')!r}, this version reads "
                         f"{RECORD_SCHEMA_VERSION}; rerun the run that wrote it or move it out of the records folder")
-    document = _upgrade_multilabel(document)
+    document = upgrade_multilabel(document)
     if kind in ADDED:
         document = {**ADDED[kind](document), **document}
     missing = [f.name for f in fields(SCHEMAS[kind]) if f.name not in document]

@@ -1,7 +1,8 @@
-"""Fields added to the robust and study records within one schema version, and how new ones are filled.
+"""Fields added to the records within one schema version, and how new ones are filled.
 
 A record written before a field existed is read with the value the field would have held
-(:data:`ADDED`), so older results stay readable without a schema bump.
+(:data:`ADDED`; multi-label records: :func:`upgrade_multilabel`), so older results stay readable
+without a schema bump.
 """
 from __future__ import annotations
 
@@ -20,6 +21,18 @@ def _added_study(document: dict) -> dict:
 
 #: Fields added to a kind within one schema version, filled in for the records written before them.
 ADDED = {"robust": _added_robust, "study": _added_study}
+
+
+def upgrade_multilabel(document: dict) -> dict:
+    """A multi-label record from before issue 21 read as it was meant: its untargeted attack ran away
+    from the clean prediction; its ``accuracy`` held the 1-robust accuracy (kept in ``k_accuracy``),
+    now MLACC vs the findings (its ``mlacc``; NaN for risk, whose ``mlacc`` is vs the target)."""
+    if document.get("kind") != "multilabel" or "k_accuracy_paper" in document:
+        return document
+    evaluation = document.get("evaluation")
+    return {**document, "reference": "prediction" if evaluation == "untargeted" else "", "k_accuracy_paper": {},
+            "images_with_finding": int((document.get("metrics") or {}).get("images_with_finding", 0)), "prior": {},
+            "accuracy": document.get("mlacc", float("nan")) if evaluation != "risk" else float("nan")}
 
 
 def worst_case_base(base: dict) -> dict:
