@@ -18,7 +18,8 @@ Definition 1 reads (over all images), and k-consistency (their code's metric), a
 the constant ranking by training-split finding frequency (recorded with each cell), which no
 attack moves; a model below it ranks worse than the prior. Every cell is over the same seeded
 stratified test images (n in the notes); model labels come from the model registry.
-``multilabel_cells.csv`` holds every cell in long form.
+``multilabel_cells.csv`` holds every cell in long form; with several seeds, the transfer table
+across them (:mod:`cxrbench.reporting.multilabel_seeds`) lies beside the per-seed ones.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.models import get_model_spec
+from cxrbench.reporting.multilabel_seeds import write_transfer_seeds
 from cxrbench.reporting.records import load_records, newest_per_cell
 from cxrbench.reporting.table_format import csv_text, fmt, write_table, write_texts
 from cxrbench.reporting.transfer import heat_maps, labels, matrix_values, model_order
@@ -209,6 +211,7 @@ def render_multilabel(results_dir: Path, *, data: str | None = None,
             written.update(write_table(out, f"risk-{pooling}-seed{seed}", risk, notes + [
                 "RISK: mean over images of M(x*)·C(ŷ*) / ΣC(ŷ*) (README); MLACC against the target label set."],
                 "Risk-targeted PGD towards the improbable labels of the clean top label"))
+    written.update(write_transfer_seeds(out, attacked, METRICS, KS))
     written.update(write_texts(out, {"multilabel_cells.csv": csv_text(cells.astype(
         {"seed": str, "n": str, "steps": str}))}))
     log(f"multilabel: {len(attacked)} attack cells -> {out}")
