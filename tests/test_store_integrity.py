@@ -146,3 +146,40 @@ def test_the_robust_ladder_read_back_from_its_parquet_can_walk_on(tmp_path):
     assert resumed.broken.tolist() == [False, True, False] and resumed.adv_prob[1] == 0.3
     resumed.adv_prob[2], resumed.broken[2], resumed.broken_at[2] = 0.1, True, 2 / 255   # the next ε writes here
     assert resumed.broken.tolist() == [False, True, True] and resumed.adv_prob.tolist() == [0.2, 0.3, 0.1]
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write_a_live_ones_is_not(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from cxrbench.io import atomic_write_text
+
+    target = tmp_path / "record.json"
+    writer = ("import sys, time; from pathlib import Path; from cxrbench.io import atomic_write; "
+              "atomic_write(Path(sys.argv[1]), lambda tmp: (tmp.write_text('half'), print('writing', flush=True), "
+              "time.sleep(60)))")
+
+    def start():
+        proc = subprocess.Popen([sys.executable, "-c", writer, str(target)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "writing"
+        return proc
+
+    killed = start()
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    left = list(tmp_path.glob(".record.json.*.tmp"))
+    assert len(left) == 1 and str(killed.pid) in left[0].name   # SIGKILL ran no cleanup
+    live = start()
+    try:
+        ours = list(set(tmp_path.glob(".record.json.*.tmp")) - set(left))
+        atomic_write_text(target, "{}")
+        assert not left[0].exists()   # the dead writer's leftover is gone
+        assert ours and ours[0].exists() and target.read_text() == "{}"   # the live writer's is untouched
+    finally:
+        live.kill()
+        live.wait()
+    time.sleep(0.1)
+    atomic_write_text(target, "{}")
+    assert not list(tmp_path.glob(".record.json.*.tmp"))

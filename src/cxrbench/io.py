@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -29,8 +30,34 @@ def _refused(path: Path, exc: OSError, setting: str = "paths.results_dir") -> Ou
                        f"{setting} at a writable folder")
 
 
+def _tmp_prefix(path: Path, pid: int | str) -> str:
+    # Host and pid name the writer, so a later write can tell a dead writer's leftover from a live one's.
+    return f".{path.name}.{socket.gethostname()}.{pid}."
+
+
+def _remove_stale(path: Path) -> None:
+    """Delete temporaries of ``path`` that a killed writer on this host left behind (SIGKILL runs no cleanup).
+
+    Only files of this host whose writer's pid no longer runs are touched: on a shared file system
+    another node's live writer is never disturbed.
+    """
+    mine = _tmp_prefix(path, "")[:-1]   # up to the host's dot
+    for tmp in path.parent.glob(_tmp_prefix(path, "*") + "*.tmp"):
+        pid = tmp.name[len(mine):].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:  # alive, another user's
+            pass
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    A temporary of ``path`` left by a writer that was killed (on this host) is removed first.
 
     Raises:
         OutputError: the folder cannot be created or the file written; no partial file is left.
@@ -38,7 +65,8 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        _remove_stale(path)
+        fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path, os.getpid()), suffix=".tmp", dir=path.parent)
         os.close(fd)
     except OSError as exc:
         raise _refused(path, exc) from None

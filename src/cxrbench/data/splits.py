@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.errors import ConfigError, DataError
+from cxrbench.io import atomic_write
 
 SPLIT_KINDS = ("paper", "patient", "official")
 
@@ -78,19 +77,8 @@ class Split:
 
     def write(self, path: Path) -> str:
         """Write the membership CSV atomically and return its digest."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = self._csv_bytes()
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(Path(path), lambda tmp: tmp.write_bytes(data))
         return hashlib.sha256(data).hexdigest()
 
 
