@@ -27,6 +27,8 @@ PARTITION=${CXRBENCH_SLURM_PARTITION:-local}
 APT_LINE="apt-get install -y slurm-wlm munge"
 READY_TIMEOUT=${CXRBENCH_SLURM_READY_TIMEOUT:-60}
 
+case "$STATE" in /*) ;; *) echo "error: CXRBENCH_SLURM_DIR must be an absolute path: $STATE" >&2; exit 1 ;; esac
+case "$STATE" in *[[:space:]]*) echo "error: CXRBENCH_SLURM_DIR must not contain spaces (slurm.conf): $STATE" >&2; exit 1 ;; esac
 CONF="$STATE/conf/slurm.conf"
 MUNGE_DIR="$STATE/munge"
 MUNGE_SOCKET="$MUNGE_DIR/munge.socket.2"
@@ -249,7 +251,7 @@ cmd_stop() {
         local jobs
         jobs=$(SLURM_CONF=$CONF squeue -h -o %A 2>/dev/null || true)
         if [ -n "$jobs" ]; then
-            say "cancelling jobs: $(echo $jobs)"
+            say "cancelling jobs: $(tr "\n" " " <<<"$jobs")"
             # shellcheck disable=SC2086
             SLURM_CONF=$CONF scancel $jobs 2>/dev/null || true
             for ((i = 0; i < 150; i++)); do

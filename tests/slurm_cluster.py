@@ -55,6 +55,11 @@ class Cluster:
     def script(self, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
         return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=self.env, timeout=timeout)
 
+    def start(self) -> str:
+        proc = self.script("start")
+        assert proc.returncode == 0, f"local_slurm.sh start failed:\n{proc.stdout}\n{proc.stderr}"
+        return proc.stdout
+
     def run(self, *cmd: str, timeout: int = 60, cwd: Path | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(list(cmd), capture_output=True, text=True, env=self.env, timeout=timeout,
                               cwd=cwd or self.state)
@@ -71,6 +76,13 @@ class Cluster:
         lines = proc.stdout.strip().splitlines()
         header = lines[0].split("|")
         return {row["JobID"]: row for row in (dict(zip(header, line.split("|"))) for line in lines[1:])}
+
+    def jobcomp(self) -> list[dict[str, str]]:
+        """The job completion log itself, one dict per finished job (KEY=VALUE fields). It carries
+        ArrayJobId and ArrayTaskId, which the 22.05 ``sacct -c`` reader does not parse."""
+        path = self.state / "log" / "jobcomp.txt"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [dict(f.split("=", 1) for f in line.split() if "=" in f) for line in lines]
 
     def wait_finished(self, job_ids: list[str], timeout: float = 120) -> dict[str, dict[str, str]]:
         deadline = time.monotonic() + timeout

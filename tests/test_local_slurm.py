@@ -64,10 +64,23 @@ def test_start_is_idempotent_runs_srun_and_sbatch_and_stop_ends_its_daemons(clus
     status = cluster.script("status")
     assert status.returncode == 0 and "slurmd: running" in status.stdout
 
+    # A job still running at stop is cancelled first, so none of its processes outlive the cluster.
+    pidfile = tmp_path / "sleeper.pid"
+    sleeper = cluster.run("sbatch", "--parsable", "-o", "/dev/null", "--wrap", f"echo $$ > {pidfile}; exec sleep 300",
+                          cwd=tmp_path)
+    assert sleeper.returncode == 0, sleeper.stderr
+    deadline = time.monotonic() + 30
+    while not (pidfile.exists() and pidfile.read_text().strip()):
+        assert time.monotonic() < deadline, cluster.run("squeue").stdout
+        time.sleep(0.2)
+    sleep_pid = int(pidfile.read_text())
+
     t0 = time.monotonic()
     stopped = cluster.script("stop")
     stop_s = time.monotonic() - t0
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert f"cancelling jobs: {sleeper.stdout.strip()}" in stopped.stdout
+    assert not os.path.isdir(f"/proc/{sleep_pid}"), "the cancelled job's process outlived stop"
     for name, pid in pids.items():
         assert f"{name}({pid})" in stopped.stdout
         assert not os.path.isdir(f"/proc/{pid}"), f"{name} ({pid}) still running after stop"
