@@ -60,7 +60,7 @@ from cxrbench.attacks import PGD, SinglePixelAttack, create_attack, get_attack_s
 from cxrbench.attacks.base import AttackStats, logits_of
 from cxrbench.attacks.deepfool import CountedModel
 from cxrbench.attacks.gradient import logits_and_gradient
-from cxrbench.config import PhantomDataConfig
+from cxrbench.data.phantom_source import PhantomDataConfig
 from cxrbench.data.datasets import stratified_rows
 from cxrbench.data.phantom_source import PhantomSource
 from cxrbench.errors import ConfigError

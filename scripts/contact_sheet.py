@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cxrbench.cli import load_config
+from cxrbench.kit.compose import load_config
 from cxrbench.errors import CxrBenchError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     args, overrides = parser.parse_known_args(argv)
     try:
         from cxrbench.data import create_data_source
-        from cxrbench.pipeline import resolve_paths
+        from cxrbench.kit.pipeline import resolve_paths
         from cxrbench.reporting.contact_sheet import write_contact_sheet
 
         run = load_config(overrides, ROOT / "configs")

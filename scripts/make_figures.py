@@ -13,13 +13,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cxrbench.reporting.render_cli import render_main
+from cxrbench.app.aliases import alias_note
+from cxrbench.app.report import report_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str]) -> int:
-    return render_main(argv, doc=__doc__, default_results=ROOT / "results", tables=False,
+    alias_note("scripts/make_figures.py", "python scripts/report.py --figures-only")
+    return report_main(argv, doc=__doc__, default_results=ROOT / "results", tables=False,
                        figures=True)
 
 

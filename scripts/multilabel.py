@@ -8,21 +8,23 @@ clean (per-label thresholds from the validation split), runs untargeted PGD at e
 budget of the grid read off one run), tests the transfer budget's adversarials on every other model,
 runs risk-targeted PGD with each risk loss, writes one record per cell (resumable) and renders
 results/tables/multilabel/ and results/figures/multilabel/.
+
+An alias of ``python scripts/run.py experiment=<name>`` (same overrides, same code path), kept
+for one release.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from cxrbench.cli import script_main
-from cxrbench.multilabel.run import format_report, run_multilabel
+from cxrbench.app.aliases import protocol_alias
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "configs"
 
 
 def main(argv: list[str]) -> int:
-    return script_main(argv, __doc__, lambda args: format_report(run_multilabel(args, CONFIGS, ROOT)))
+    return protocol_alias(argv, old="scripts/multilabel.py", protocol="multilabel", doc=__doc__, config_dir=ROOT / "configs",
+                          root=ROOT)
 
 
 if __name__ == "__main__":

@@ -5,21 +5,23 @@
 
 Takes the same overrides as ``scripts/run.py``; the experiment's ``grid`` says which attacks and
 poolings to run. Finished work (checkpoints, crafted sets, evaluations) is reused.
+
+An alias of ``python scripts/run.py experiment=<name>`` (same overrides, same code path), kept
+for one release.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from cxrbench.cli import script_main
-from cxrbench.reproduce import format_report, reproduce
+from cxrbench.app.aliases import protocol_alias
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "configs"
 
 
 def main(argv: list[str]) -> int:
-    return script_main(argv, __doc__, lambda args: format_report(reproduce(args, CONFIGS, ROOT)))
+    return protocol_alias(argv, old="scripts/reproduce.py", protocol="paper", doc=__doc__, config_dir=ROOT / "configs",
+                          root=ROOT)
 
 
 if __name__ == "__main__":

@@ -6,21 +6,23 @@
 Walks robust.variants (training recipe -> models) x grid.poolings, trains or reuses each model,
 attacks it at every eps of robust.epsilons with robust.iterations steps, writes one record per
 cell (resumable) and renders results/tables/robust/ and results/figures/robust_accuracy.*.
+
+An alias of ``python scripts/run.py experiment=<name>`` (same overrides, same code path), kept
+for one release.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from cxrbench.cli import script_main
-from cxrbench.robustness import format_report, run_robust
+from cxrbench.app.aliases import protocol_alias
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "configs"
 
 
 def main(argv: list[str]) -> int:
-    return script_main(argv, __doc__, lambda args: format_report(run_robust(args, CONFIGS, ROOT)))
+    return protocol_alias(argv, old="scripts/robust.py", protocol="robust", doc=__doc__, config_dir=ROOT / "configs",
+                          root=ROOT)
 
 
 if __name__ == "__main__":

@@ -8,21 +8,23 @@
 Trains or reuses every variant, runs each cell once (an interrupted study resumes at its first
 missing cell), writes one record per cell and renders results/tables/studies/<study>/ and
 results/figures/study_<study>_*.
+
+An alias of ``python scripts/run.py experiment=<name>`` (same overrides, same code path), kept
+for one release.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from cxrbench.cli import script_main
-from cxrbench.studies.run import format_report, run_study
+from cxrbench.app.aliases import protocol_alias
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "configs"
 
 
 def main(argv: list[str]) -> int:
-    return script_main(argv, __doc__, lambda args: format_report(run_study(args, CONFIGS, ROOT)))
+    return protocol_alias(argv, old="scripts/study.py", protocol="studies", doc=__doc__, config_dir=ROOT / "configs",
+                          root=ROOT)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from cxrbench.config import RunConfig, validate
+from cxrbench.kit.config import RunConfig, validate
+from cxrbench.protocols import get_protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -25,13 +26,17 @@ TINY = ["data.n_train=24", "data.n_val=12", "data.n_test=10", "data.test_positiv
 
 
 def compose_config(overrides: list[str], tmp: Path | None = None) -> RunConfig:
-    """The real composed config (``configs/config.yaml``) with ``overrides``, validated."""
+    """The real composed config (``configs/config.yaml``) with ``overrides``, validated as the entry does
+    (the schemas, then the settings of the protocol an experiment names)."""
     extra = [f"paths.results_dir={tmp / 'results'}", f"paths.cache_dir={tmp / 'cache'}"] if tmp else []
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=str(CONFIGS)):
         cfg = compose(config_name="config", overrides=overrides + extra)
     GlobalHydra.instance().clear()
-    return validate(cfg)
+    run = validate(cfg)
+    if run.protocol:
+        get_protocol(run.protocol).check(run)
+    return run
 
 
 def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -8,9 +8,9 @@ from omegaconf import OmegaConf
 
 from conftest import CONFIGS, compose_config, error_lines, run_cli
 
-from cxrbench.attack_pipeline import attack_parameters
+from cxrbench.kit.crafting import attack_parameters
 from cxrbench.attacks import get_attack_spec, list_attacks
-from cxrbench.config import peer_config
+from cxrbench.kit.config import peer_config
 from cxrbench.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,8 @@ import pytest
 
 from conftest import CONFIGS, ROOT, TINY, compose_config, error_lines, run_cli
 
-from cxrbench.cli import load_config, preflight
+from cxrbench.app.preflight import preflight
+from cxrbench.kit.compose import load_config
 from cxrbench.errors import CheckpointError, ConfigError
 
 TEXT = "these are my notes, not weights\n"
@@ -102,7 +103,7 @@ def test_emptied_robust_variants_say_so(tmp_path, capsys):
     err = capsys.readouterr().err
     (line,) = [x for x in err.splitlines() if x.startswith("error:")]
     assert "robust.variants lists no model" in line and "robust.variants.quick=[irv2]" in line
-    assert "run scripts/robust.py first" not in err and not (tmp_path / "results").exists()
+    assert "run scripts/run.py experiment=robust_quick first" not in err and not (tmp_path / "results").exists()
 
 
 def test_the_readme_mapping_syntax_adds_a_recipe_to_robust_variants():

@@ -12,7 +12,7 @@ from nih_fixtures import make_mini_nih
 
 from cxrbench.evaluation.metrics import binary_metrics
 from cxrbench.models import create_model
-from cxrbench.reproduce import plan, reproduce
+from cxrbench.protocols.paper.experiment import plan, reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
 #: FGSM whose whole grid lies below any decision change: nothing is fooled, every image comes back unchanged.

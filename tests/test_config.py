@@ -3,7 +3,8 @@ import pytest
 
 from conftest import compose_config
 
-from cxrbench.config import NihDataConfig, PhantomDataConfig
+from cxrbench.data.nih_source import NihDataConfig
+from cxrbench.data.phantom_source import PhantomDataConfig
 from cxrbench.errors import ConfigError
 
 

@@ -7,14 +7,15 @@ import torch
 from conftest import TINY, compose_config, error_lines, run_cli
 from nih_fixtures import make_mini_nih
 
-from cxrbench.config import TrainConfig
+from cxrbench.settings import TrainConfig
 from cxrbench.data import create_data_source
 from cxrbench.data.build import build_data
 from cxrbench.data.nih import load_metadata
 from cxrbench.errors import ConfigError, DataError, OutputError, TrainingError
 from cxrbench.io import check_writable
 from cxrbench.models import create_model
-from cxrbench.pipeline import resolve_paths, run_clean
+from cxrbench.kit.clean_run import run_clean
+from cxrbench.kit.pipeline import resolve_paths
 from cxrbench.runtime import resolve_runtime
 from cxrbench.training.store import ensure_trained
 

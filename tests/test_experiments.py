@@ -1,17 +1,59 @@
-"""Every experiment config states its exact command first and composes into a valid run."""
+"""Every experiment config states its exact command (the one entry) first, composes, validates and plans."""
 import re
+import subprocess
+import sys
 
 import pytest
 
 from conftest import CONFIGS, ROOT, compose_config
 
+from cxrbench.app.run import single_plan
+from cxrbench.protocols import get_protocol, list_protocols
+
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_experiment_names_its_command_and_validates(name):
+def test_experiment_names_its_command_validates_and_plans(name):
     command = (CONFIGS / "experiment" / f"{name}.yaml").read_text().splitlines()[1]
-    match = re.fullmatch(r"# python (scripts/\w+\.py) (?:-m )?experiment=(\w+)(?: (data\.root)=\S+)?", command)
-    assert match and match[2] == name and (ROOT / match[1]).exists(), command
-    cfg = compose_config([f"experiment={name}"] + (["data.root=/tmp"] if match[3] else []))
-    assert cfg.data.source == ("nih" if match[3] else "phantom")
+    match = re.fullmatch(r"# python scripts/run\.py (?:-m )?experiment=(\w+)(?: (data\.root)=\S+)?", command)
+    assert match and match[1] == name, command
+    overrides = [f"experiment={name}"] + (["data.root=/tmp"] if match[2] else [])
+    cfg = compose_config(overrides)
+    assert cfg.data.source == ("nih" if match[2] else "phantom")
+    plan = get_protocol(cfg.protocol).plan(overrides, CONFIGS) if cfg.protocol else single_plan(cfg)
+    assert plan.items and all(isinstance(item, str) for item in plan.items)
+
+
+def test_every_protocol_has_an_experiment():
+    named = {compose_config([f"experiment={name}"] + (["data.root=/tmp"] if "nih" in name or name == "paper" else []))
+             .protocol for name in EXPERIMENTS}
+    assert set(list_protocols()) <= named
+
+
+def test_the_one_entry_plans_an_experiment_without_running_it(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), "experiment=quick", "plan_only=true",
+                           "grid.attacks=[fgsm,pgd]", "grid.poolings=[max]", f"paths.results_dir={tmp_path / 'r'}"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "plan (paper): 2 items" in proc.stdout
+    assert "seed 0 max fgsm: crafted on and tested on irv2, nasnet" in proc.stdout
+    assert not (tmp_path / "r" / "records").exists() and not (tmp_path / "r" / "checkpoints").exists()
+
+
+def _console(*args: str, tmp_path) -> subprocess.CompletedProcess:
+    """``cxrbench <args>`` as the console script runs it (``[project.scripts]`` points at this module)."""
+    return subprocess.run([sys.executable, "-m", "cxrbench.app.cli", *args], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+
+
+def test_the_console_script_lists_plans_and_refuses_what_it_does_not_know(tmp_path):
+    listed = _console("protocols", tmp_path=tmp_path)
+    assert listed.returncode == 0 and [line.split()[0] for line in listed.stdout.splitlines()] == list_protocols()
+    planned = _console("run", "experiment=robust_quick", "plan_only=true", f"paths.results_dir={tmp_path / 'r'}",
+                       tmp_path=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    assert "plan (robust): 3 items" in planned.stdout and "adversarial irv2/max seed 0" in planned.stdout
+    wrong = _console("run", "experiment=robust_quick", "robust.attacks=[pgd,fgsm]", tmp_path=tmp_path)
+    assert wrong.returncode == 2 and "error: robust.attacks: 'fgsm' has no fixed-ε run" in wrong.stderr
+    assert _console("bogus", tmp_path=tmp_path).returncode == 2

@@ -11,10 +11,10 @@ import pytest
 
 from test_tables import ATTACKS, ROOT, VARIANTS, edit_record, results, tiny  # noqa: F401  (shared fixtures)
 
-from cxrbench.reporting import figures_stats
-from cxrbench.reporting.figures_stats import figure4, perceptibility_points, successful_disease_confidence
-from cxrbench.reporting.render import render_all
-from cxrbench.reporting.selection import select_records
+from cxrbench.protocols.paper import figures_stats
+from cxrbench.protocols.paper.figures_stats import figure4, perceptibility_points, successful_disease_confidence
+from cxrbench.protocols.paper.render import render_all
+from cxrbench.records.selection import select_records
 
 STEMS = ("figure1_examples", "figure2_perceptible", "figure3_confidence", "figure4_perceptibility")
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
@@ -73,13 +73,13 @@ def test_attack_confidence_counts_only_fooled_disease_images():
     assert successful_disease_confidence(samples).tolist() == pytest.approx([0.55, 0.7])
 
 
-def test_make_figures_script(results):
-    spec = importlib.util.spec_from_file_location("make_figures", ROOT / "scripts" / "make_figures.py")
+def test_report_script_draws_the_figures(results):
+    spec = importlib.util.spec_from_file_location("report", ROOT / "scripts" / "report.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    assert script.main(["--results", str(results), "--train", "quick"]) == 0
+    assert script.main(["--results", str(results), "--train", "quick", "--figures-only"]) == 0
     assert all((results / "figures" / "seed0" / f"{s}.pdf").stat().st_size > 0 for s in STEMS)
-    assert script.main(["--results", str(results), "--seed", "7"]) == 2  # nothing selected: an error, no blank figures
+    assert script.main(["--results", str(results), "--seed", "7", "--figures-only"]) == 2  # nothing selected: an error, no blank figures
     assert not (results / "figures" / "seed7").exists()
 
 

@@ -8,10 +8,11 @@ import torch
 from cxrbench.data.cooccurrence import cooccurrence, inverse_cooccurrence, risk, risk_targets
 from cxrbench.data.labels import NIH_LABELS
 from cxrbench.data.nih import bundled_metadata_path, load_metadata
+from cxrbench.attacks.multilabel import ordinal_loss
 from cxrbench.errors import DataError
 from cxrbench.evaluation.multilabel import (frequency_prior, k_accuracy, k_accuracy_paper, k_consistency, macro_auc,
-                                            mlacc, ordinal_loss, output_bce, output_mse, per_label_auc)
-from cxrbench.multilabel.evaluate import prior_metrics
+                                            mlacc, output_bce, output_mse, per_label_auc)
+from cxrbench.kit.multilabel_clean import prior_metrics
 
 # Four labels, three images. Image 0: findings {0, 2}; image 1: {3}; image 2: none ("No Finding").
 TRUTH = np.array([[1, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]])

@@ -13,7 +13,7 @@ import torch.nn as nn
 
 import foolbox as fb
 
-from conftest import CONFIGS
+from conftest import CONFIGS, compose_config
 
 from cxrbench.attacks.multilabel import (LOSSES, MultiLabelMisclassification, MultiLabelPGD, MultiLabelTarget,
                                          topk_margin, untargeted_reference)
@@ -115,8 +115,8 @@ def test_reference_vectors_and_refusals():
 
 
 def test_config_defaults_to_the_truth_and_the_papers_step_grid():
-    from cxrbench.cli import compose_raw
-    from cxrbench.config import validate
+    from cxrbench.kit.compose import compose_raw
+    from cxrbench.kit.config import validate
 
     for experiment in ("multilabel_quick", "multilabel_nih"):  # composed only: data=nih needs a data root
         ml = compose_raw([f"experiment={experiment}"], CONFIGS).multilabel
@@ -127,7 +127,7 @@ def test_config_defaults_to_the_truth_and_the_papers_step_grid():
                                (["multilabel.risk_losses=[topk]"], "unknown multilabel risk loss 'topk'"),
                                (["multilabel.k=0"], "multilabel.k must be a positive integer")):
         with pytest.raises(ConfigError, match=message):
-            validate(compose_raw(["task=multilabel", *overrides], CONFIGS))
+            compose_config(["experiment=multilabel_quick", *overrides])
 
 
 def test_keep_hands_back_no_image_better_than_its_clean_self():
@@ -145,7 +145,7 @@ def test_keep_hands_back_no_image_better_than_its_clean_self():
     assert [float(plain[s]) for s in (1, 2, 4)] == [0.25, 0.5, 1.0]
     assert robust_accuracy(net, x, truth, 1)[0] == 0 and robust_accuracy(net, plain[4], truth, 1)[0] == 1
 
-    from cxrbench.multilabel.evaluate import robust_scores
+    from cxrbench.kit.multilabel_clean import robust_scores
     kept = attack.run_steps(model, x, criterion, epsilon=1.0, steps=[1, 2, 4], keep=robust_scores(truth))
     # x = 0.25 still ranks the absent label first; from 0.5 on the finding leads, so 0.25 is kept.
     assert [float(kept[s]) for s in (1, 2, 4)] == [0.25, 0.25, 0.25]
@@ -153,7 +153,7 @@ def test_keep_hands_back_no_image_better_than_its_clean_self():
 
 
 def test_keep_changes_nothing_where_the_ascent_never_undoes_itself():
-    from cxrbench.multilabel.evaluate import robust_scores
+    from cxrbench.kit.multilabel_clean import robust_scores
 
     # A small tanh MLP on the toy's inputs: on this seed the truth-referenced walk lifts 2 of 32 images
     # above their clean scores at some step (the linear toy never does).

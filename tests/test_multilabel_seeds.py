@@ -4,8 +4,8 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from cxrbench.reporting.multilabel_seeds import transfer_seed_table, write_transfer_seeds
-from cxrbench.reporting.multilabel_tables import KS, METRICS
+from cxrbench.protocols.multilabel.seeds import transfer_seed_table, write_transfer_seeds
+from cxrbench.protocols.multilabel.tables import KS, METRICS
 
 
 def _cells(seeds, models, value):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cxrbench.config import PhantomDataConfig
+from cxrbench.data.phantom_source import PhantomDataConfig
 from cxrbench.data.labels import NIH_FINDING_PREVALENCE, NIH_LABELS
 from cxrbench.data.phantom import PHANTOM_FINDINGS, PhantomParams, case_rng, generate, sample_case
 from cxrbench.data.phantom_source import PhantomSource

@@ -12,8 +12,9 @@ from cxrbench.data import create_data_source
 from cxrbench.data.build import build_data
 from cxrbench.errors import CheckpointError
 from cxrbench.models import create_model
-from cxrbench.pipeline import resolve_paths, run_clean
-from cxrbench.reporting.schema import check_record
+from cxrbench.kit.clean_run import run_clean
+from cxrbench.kit.pipeline import resolve_paths
+from cxrbench.records.schema import check_record
 from cxrbench.training.checkpoint import load_weights
 from cxrbench.training.loop import fit
 from cxrbench.runtime import resolve_runtime

@@ -9,7 +9,7 @@ from test_tables import edit_record, md_row, record_of, results, rows_of, tiny, 
 
 from cxrbench.attacks import get_attack_spec
 from cxrbench.errors import ConfigError
-from cxrbench.reporting.render import render_all
+from cxrbench.protocols.paper.render import render_all
 
 QUIET = {"resamples": 100, "log": lambda _: None}
 SEED1_CLEAN_ACC = 0.5

@@ -11,10 +11,10 @@ from hydra.core.global_hydra import GlobalHydra
 
 from conftest import CONFIGS, TINY
 
-from cxrbench.attack_pipeline import format_summary
+from cxrbench.protocols.paper.attack import format_summary
 from cxrbench.attacks import get_attack_spec, list_attacks
 from cxrbench.errors import ConfigError
-from cxrbench.reproduce import format_report, plan, reproduce
+from cxrbench.protocols.paper.experiment import format_report, plan, reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "reference" / "taghanaki2018_table1_whitebox.csv"

@@ -1,6 +1,6 @@
 """SIGKILL every protocol at a random cell, rerun: the records equal an uninterrupted run's (issue 25, point 2).
 
-Each protocol runs as a user runs it (its script in a subprocess) on tiny settings: once to the
+Each protocol runs as a user runs it (``scripts/run.py experiment=<name>`` in a subprocess) on tiny settings: once to the
 end (the reference), once killed with SIGKILL when a random number of its cells (or crafted
 chunks) has landed, then again to the end. The trained models and the image cache of the
 reference are copied in first, so the kill lands among the cells, where the walks keep state.
@@ -25,18 +25,18 @@ PROTOCOLS = {
     "paper": ("run.py", ["model=irv2", "train.input_size=75", "grid.models=[irv2]", "attack=contrast_reduction",
                          "++attack.quick.images=10", "++attack.quick.steps=40", "attack.chunk_size=2"],
               "adversarial/*/part-*.parquet", 5),
-    "robust": ("robust.py", ["train.input_size=75", "robust.variants={quick:[irv2],adversarial:[]}",
+    "robust": ("run.py", ["experiment=robust_quick", "train.input_size=75", "robust.variants={quick:[irv2],adversarial:[]}",
                              "grid.poolings=[max]", "robust.epsilons=[1,2,4,8]", "robust.iterations=2",
                              "robust.images=6", "robust.attacks=[pgd]"],
                "records/robust/*/*.json", 4),
-    "multilabel": ("multilabel.py", ["experiment=multilabel_quick", "train.input_size=32", "data.n_train=40",
+    "multilabel": ("run.py", ["experiment=multilabel_quick", "train.input_size=32", "data.n_train=40",
                                      "data.n_val=30", "data.n_test=12", "data.test_positives=8",
                                      "multilabel.models=[xrv_densenet121]", "multilabel.epsilons=[1,4,8]",
                                      "multilabel.steps=[1,2]", "multilabel.transfer={epsilon:1,steps:2}",
                                      "multilabel.risk={epsilon:8,steps:2}", "multilabel.risk_losses=[bce]",
                                      "multilabel.images=6"],
                    "records/multilabel/[!c]*.json", 7),
-    "study": ("study.py", ["experiment=study_budget", "train.input_size=75", "grid.poolings=[max]",
+    "study": ("run.py", ["experiment=study_budget", "train.input_size=75", "grid.poolings=[max]",
                            "study.variants={quick:[irv2]}", "study.images=6", "study.epsilons=[1,2,8]",
                            "study.epsilons_unit=[0.05]", "study.iterations=3", "study.report_iterations=[2,3]",
                            "study.minimal=[fgsm]"],

@@ -8,11 +8,11 @@ import pandas as pd
 from conftest import CONFIGS, ROOT, TINY
 from test_tables import QUIET, record_of, results, rows_of, tiny, write_document  # noqa: F401  (fixtures)
 
-from cxrbench.reporting.figures import figure_variants
-from cxrbench.reporting.schema import RECORD_SCHEMA_VERSION, RobustRecord, check_record
-from cxrbench.reporting.render import render_all
-from cxrbench.reporting.selection import select_records
-from cxrbench.robustness import run_robust
+from cxrbench.protocols.paper.figures import figure_variants
+from cxrbench.records.schema import RECORD_SCHEMA_VERSION, RobustRecord, check_record
+from cxrbench.protocols.paper.render import render_all
+from cxrbench.records.selection import select_records
+from cxrbench.protocols.robust.run import run_robust
 
 WALK = ["train.input_size=75", "robust.variants={quick:[irv2],adversarial:[irv2]}", "grid.poolings=[max]",
         "robust.epsilons=[1,4]", "robust.iterations=2", "robust.images=6", "robust.attacks=[pgd,apgd]"]
@@ -96,15 +96,15 @@ def test_robust_settings_are_checked_before_any_work():
     from cxrbench.errors import ConfigError
 
     with pytest.raises(ConfigError, match="'fgsm' has no fixed-ε run"):
-        compose_config(["robust.attacks=[pgd,fgsm]"])
+        compose_config(["experiment=robust_quick", "robust.attacks=[pgd,fgsm]"])
     with pytest.raises(ConfigError, match="robust.epsilons must be positive"):
-        compose_config(["robust.epsilons=[0,1]"])
+        compose_config(["experiment=robust_quick", "robust.epsilons=[0,1]"])
     with pytest.raises(ConfigError, match="unknown model in robust.variants.quick 'resnet'; choose one of"):
-        compose_config(["robust.variants={quick:[resnet]}"])
+        compose_config(["experiment=robust_quick", "robust.variants={quick:[resnet]}"])
 
 
 def test_pgd_and_apgd_are_compared_image_by_image_and_their_worst_case_is_either():
-    from cxrbench.reporting.robust_compare import compare_pair
+    from cxrbench.protocols.robust.compare import compare_pair
 
     ids = ["a", "b", "c", "d", "e"]
     # label 1 everywhere; "e" is misclassified clean (counted by neither attack).

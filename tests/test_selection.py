@@ -8,8 +8,8 @@ import pytest
 from test_tables import edit_record, record_of, results, rows_of, tiny, write_document  # noqa: F401  (fixtures)
 
 from cxrbench.errors import ConfigError, DataError
-from cxrbench.reporting.render import render_all
-from cxrbench.reporting.selection import select_records
+from cxrbench.protocols.paper.render import render_all
+from cxrbench.records.selection import select_records
 
 QUIET = {"figures": False, "resamples": 100, "log": lambda _: None}
 

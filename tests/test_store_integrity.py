@@ -13,11 +13,11 @@ import pytest
 
 from conftest import ROOT, TINY, compose_config, error_lines, run_cli
 
-from cxrbench.attack_pipeline import run_attack
+from cxrbench.protocols.paper.attack import run_attack
 from cxrbench.errors import ConfigError, DataError
 from cxrbench.evaluation.crafted_set import damaged_chunks, part_paths
-from cxrbench.reporting.records import finished_record
-from cxrbench.robustness import _Ladder
+from cxrbench.records.store import finished_record
+from cxrbench.protocols.robust.run import _Ladder
 
 #: What changes between two runs that measured the same thing: when, how long, which run, where.
 VOLATILE = {"created", "wall_seconds", "seconds", "attack_seconds", "crafting_seconds", "train_seconds", "path",

@@ -13,11 +13,11 @@ from tiny_models import Threshold, blob_images, foolbox_model, trained_tiny_cnn
 
 from cxrbench.attacks import PGD
 from cxrbench.errors import ConfigError
-from cxrbench.pipeline import training_subset
-from cxrbench.reporting.schema import check_record
-from cxrbench.reporting.study_frames import (budget_frame, confidence_frame, median_interval, minimal_frame,
+from cxrbench.kit.pipeline import training_subset
+from cxrbench.records.schema import check_record
+from cxrbench.protocols.studies.frames import (budget_frame, confidence_frame, median_interval, minimal_frame,
                                              wilson)
-from cxrbench.studies.run import run_study
+from cxrbench.protocols.studies.run import run_study
 
 QUIET = {"log": lambda _: None}
 
@@ -51,7 +51,7 @@ def test_a_trajectory_needs_early_return(tiny):
 @pytest.mark.parametrize("study", ["budget", "confidence", "train_size"])
 def test_a_study_step_reaches_epsilon_within_the_smallest_reported_budget(study):
     # An image that needs 0.9 ε: with G2's step ε/30 it fell only at step 28, beyond Kovalev's 20 steps.
-    from cxrbench.studies.cells import study_attack
+    from cxrbench.protocols.studies.cells import study_attack
 
     cfg = compose_config([f"experiment=study_{study}"]).study
     eps = 0.1

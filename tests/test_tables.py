@@ -26,8 +26,8 @@ from cxrbench.evaluation.adversarial import craft, load_adversarials, load_table
 from cxrbench.evaluation.metrics import binary_metrics, finding_probability, predicted
 from cxrbench.io import atomic_write_json
 from cxrbench.reporting.bootstrap import bootstrap_metrics, stratified_resamples
-from cxrbench.reporting.render import render_all
-from cxrbench.reporting.schema import AttackRecord, CleanRecord, to_document
+from cxrbench.protocols.paper.render import render_all
+from cxrbench.records.schema import AttackRecord, CleanRecord, to_document
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "reference"
@@ -392,18 +392,18 @@ def test_filters_and_a_contradictory_setting(results):
     assert any("left out by the filters" in line for line in lines)
 
 
-def test_make_tables_script(results, capsys):
-    spec = importlib.util.spec_from_file_location("make_tables", ROOT / "scripts" / "make_tables.py")
+def test_report_script_renders_the_tables(results, capsys):
+    spec = importlib.util.spec_from_file_location("report", ROOT / "scripts" / "report.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    assert script.main(["--results", str(results), "--resamples", "100", "--data", "blobs"]) == 0
+    assert script.main(["--results", str(results), "--resamples", "100", "--data", "blobs", "--tables-only"]) == 0
     assert (results / "tables" / "seed0" / "table2_blackbox.tex").stat().st_size > 0
     # 22 of Tables 1-2, 17 of the transfer matrices (two attacks: accuracy and AUC in 3 formats, a heat map
     # in 2, per attack; and the long CSV)
     assert re.search(r"tables: 39 files in .* \(seed0\)", capsys.readouterr().out)
     assert len(list((results / "tables" / "transfer").glob("*-accuracy.csv"))) == 2
     capsys.readouterr()
-    assert script.main(["--results", str(results), "--data", "phantom"]) == 2  # filtered out: nothing to render
+    assert script.main(["--results", str(results), "--data", "phantom", "--tables-only"]) == 2  # filtered out
     assert "nothing to render: no records with data phantom" in capsys.readouterr().err
     first = rows_of(results / "tables" / "table1_whitebox_mean_sd.csv")[0]
     assert first["clean_mean"] != "" and first["clean_seeds"] == "1"  # the full tables are kept

@@ -9,7 +9,7 @@ import torch
 from conftest import CONFIGS, TINY
 
 from cxrbench.models import create_model, get_model_spec
-from cxrbench.reproduce import reproduce
+from cxrbench.protocols.paper.experiment import reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ["irv2", "nasnet", "xrv_densenet121"]

@@ -10,8 +10,7 @@ from cxrbench.attacks.deepfool import DeepFool
 from cxrbench.attacks.gradient import FGSM, IterativeLinfAttack
 from cxrbench.attacks.lbfgs import LBFGSAttack
 from cxrbench.attacks.local_search import LocalSearchAttack
-from cxrbench.attacks.registry import (AttackSpec, create_attack, get_attack_spec, list_attacks,
-                                       register_attack)
+from cxrbench.attacks.registry import AttackSpec, create_attack, get_attack_spec, list_attacks, register_attack
 from cxrbench.attacks.single_pixel import SinglePixelAttack
 
 

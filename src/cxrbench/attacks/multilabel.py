@@ -16,7 +16,7 @@ the M per-label logits with a reference vector instead of a class:
   the loss towards it.
 
 Losses (``loss=``): ``bce`` (sigmoid cross-entropy, summed over labels), ``mse`` (of the sigmoid
-probabilities), ``ordinal`` (:func:`cxrbench.evaluation.multilabel.ordinal_loss`) and ``topk``
+probabilities), ``ordinal`` (:func:`ordinal_loss`) and ``topk``
 (:func:`topk_margin`, untargeted only: the k-robust accuracy's own criterion, every reference
 finding pushed below the k-th largest logit of the other labels).
 
@@ -38,7 +38,14 @@ import torch.nn.functional as F
 from foolbox.attacks.base import get_criterion
 
 from cxrbench.errors import ConfigError
-from cxrbench.evaluation.multilabel import ordinal_loss
+
+
+def ordinal_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per image ``mean over pairs with t_i > t_j of softplus(-(z_i - z_j))`` (differentiable; 0 if no pair)."""
+    above = (targets[:, :, None] > targets[:, None, :]).to(logits.dtype)
+    margin = logits[:, :, None] - logits[:, None, :]
+    pairs = above.sum(dim=(1, 2))
+    return (torch.nn.functional.softplus(-margin) * above).sum(dim=(1, 2)) / pairs.clamp(min=1)
 
 
 def _bce(logits: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from cxrbench.data.labels import NO_FINDING
+from cxrbench.data.nih import bundled_metadata_path, load_metadata
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,6 @@ class FindingSets:
 @lru_cache(maxsize=1)
 def nih_finding_sets() -> FindingSets:
     """The empirical distribution of finding sets in the bundled NIH metadata (read once per process)."""
-    from cxrbench.data.nih import bundled_metadata_path, load_metadata
-
     labels = load_metadata(csv_path=bundled_metadata_path())["finding_labels"]
     positive = labels[labels != NO_FINDING].map(lambda s: "|".join(sorted(s.split("|"))))
     counts = positive.value_counts().sort_index()  # sorted by set name: the order never depends on ties

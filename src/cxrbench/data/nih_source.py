@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
 
+from cxrbench.data.labels import NIH_LABELS
 from cxrbench.data.nih import index_images, load_image, load_metadata, resolve_image_paths
 from cxrbench.data.sources import register_data_source
 from cxrbench.data.splits import Split, make_split
-from cxrbench.errors import DataError
+from cxrbench.errors import ConfigError, DataError
 
 
 def _resolve(path: str | None, project_root: Path | None) -> Path | None:
@@ -22,9 +24,37 @@ def _resolve(path: str | None, project_root: Path | None) -> Path | None:
     return p if p.is_absolute() or project_root is None else (project_root / p)
 
 
+@dataclass
+class NihDataConfig:
+    """The ``data=nih`` group: where ChestX-ray14 lies and how it is split."""
+
+    source: str = "nih"
+    root: Optional[str] = None
+    csv: Optional[str] = None
+    split: str = "patient"
+    seed: int = 0
+    test_size: int = 200
+    test_positives: int = 93
+    val_size: Optional[int] = None
+    num_workers: int = 2
+
+
 @register_data_source("nih")
 class NihSource:
     """Metadata from the root's CSV (or torchxrayvision's bundled copy), pixels from the root."""
+
+    schema = NihDataConfig
+
+    @staticmethod
+    def check_config(config: NihDataConfig) -> None:
+        """A root is given (its contents are checked when the source is built)."""
+        if not config.root:
+            raise ConfigError("data=nih needs data.root=/path/to/ChestX-ray14 (the folder with images_*/ "
+                              "or images/ and Data_Entry_2017.csv)")
+
+    @staticmethod
+    def label_names(config: NihDataConfig) -> tuple[str, ...]:
+        return NIH_LABELS
 
     def __init__(self, config, project_root: Path | None = None):
         self.config = config

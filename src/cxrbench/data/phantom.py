@@ -17,6 +17,8 @@ from cxrbench.data.labels import NIH_FINDING_PREVALENCE, NIH_LABELS
 from cxrbench.data.phantom_signs import EXTRA_FINDINGS, extra_lesion_params, extra_sign
 from cxrbench.data.phantom_signs import smooth_noise as _smooth_noise
 from cxrbench.data.phantom_signs import soft as _soft
+from cxrbench.data.nih_label_sets import nih_finding_sets
+
 
 #: Findings of the binary phantom (``label_sets="phantom"``); each maps onto one ChestX-ray14 label.
 PHANTOM_FINDINGS: tuple[str, ...] = (
@@ -91,8 +93,6 @@ def sample_case(rng: np.random.Generator, params: PhantomParams, positive: bool 
         positive = bool(rng.random() < params.prevalence)
     findings: list[str] = []
     if positive and params.label_sets == "nih":
-        from cxrbench.data.nih_label_sets import nih_finding_sets
-
         sets = nih_finding_sets()
         findings = list(sets.sets[int(rng.choice(len(sets.sets), p=sets.probabilities))])
     elif positive:

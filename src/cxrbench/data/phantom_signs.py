@@ -22,7 +22,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-
 #: The findings drawn here (the other six are drawn in :mod:`cxrbench.data.phantom`).
 EXTRA_FINDINGS = ("Atelectasis", "Infiltration", "Pneumonia", "Edema", "Emphysema", "Fibrosis",
                   "Pleural_Thickening", "Hernia")

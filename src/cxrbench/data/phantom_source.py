@@ -1,7 +1,7 @@
 """The embedded default data: phantom radiographs split like the paper's protocol."""
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Callable
@@ -10,13 +10,29 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.data.cache import to_uint8
-from cxrbench.data.labels import NIH_LABELS
-from cxrbench.data.phantom import LABEL_SETS, PhantomParams, case_rng, generate, sample_case
+from cxrbench.data.labels import NIH_FINDING_PREVALENCE, NIH_LABELS
+from cxrbench.data.phantom import LABEL_SETS, PHANTOM_FINDINGS, PhantomParams, case_rng, generate, sample_case
 from cxrbench.data.sources import register_data_source
 from cxrbench.data.splits import Split
 from cxrbench.errors import ConfigError
 
 _STREAMS = {"train": 0, "val": 1, "test": 2}
+
+
+@dataclass
+class PhantomDataConfig:
+    """The ``data=phantom`` group: how many phantom radiographs of each split, and how they look."""
+
+    source: str = "phantom"
+    n_train: int = 3000
+    n_val: int = 300
+    n_test: int = 200
+    test_positives: int = 93
+    prevalence: float = NIH_FINDING_PREVALENCE
+    lesion_contrast: float = 1.5
+    noise: float = 0.02
+    seed: int = 0
+    label_sets: str = "phantom"   # phantom: six findings (binary task); nih: ChestX-ray14's joint finding sets
 
 
 @register_data_source("phantom")
@@ -25,6 +41,18 @@ class PhantomSource:
     ``test_positives`` finding images out of ``n_test`` (93 of 200, as in the paper)."""
 
     workers = 1  # rendering is NumPy-bound and fast; threads would only contend
+    schema = PhantomDataConfig
+
+    @staticmethod
+    def check_config(config: PhantomDataConfig) -> None:
+        """The label sets are one the phantom draws."""
+        if config.label_sets not in LABEL_SETS:
+            raise ConfigError(f"unknown data.label_sets {config.label_sets!r}; choose one of: {', '.join(LABEL_SETS)}")
+
+    @staticmethod
+    def label_names(config: PhantomDataConfig) -> tuple[str, ...]:
+        """The findings the phantom's label sets name (the multi-label task needs all 14)."""
+        return NIH_LABELS if config.label_sets == "nih" else PHANTOM_FINDINGS
 
     def __init__(self, config, project_root: Path | None = None):
         if not 0 <= config.test_positives <= config.n_test:

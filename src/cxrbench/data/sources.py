@@ -34,7 +34,11 @@ _SOURCES: dict[str, Callable[[Any, Path], DataSource]] = {}
 
 
 def register_data_source(name: str):
-    """Class decorator adding a source constructible as ``cls(config, project_root)``."""
+    """Class decorator adding a source constructible as ``cls(config, project_root)``.
+
+    The class names its config group's schema (``schema``, a dataclass with ``source: str = name``)
+    and checks a typed config with ``check_config(config)`` before any work.
+    """
     def add(cls):
         if name in _SOURCES:
             raise ValueError(f"data source {name!r} is already registered")
@@ -47,11 +51,14 @@ def list_data_sources() -> list[str]:
     return sorted(_SOURCES)
 
 
+def data_source_class(name: str) -> type:
+    """The registered class of source ``name``; an unknown name lists the valid ones."""
+    try:
+        return _SOURCES[name]
+    except KeyError:
+        raise ConfigError(f"unknown data source {name!r}; choose one of: {', '.join(list_data_sources())}") from None
+
+
 def create_data_source(config: Any, project_root: Path) -> DataSource:
     """Instantiate the source named by ``config.source``."""
-    try:
-        cls = _SOURCES[config.source]
-    except KeyError:
-        raise ConfigError(f"unknown data source {config.source!r}; choose one of: "
-                          f"{', '.join(list_data_sources())}") from None
-    return cls(config, project_root)
+    return data_source_class(config.source)(config, project_root)

@@ -24,12 +24,12 @@ from cxrbench.attacks import image_key
 from cxrbench.attacks.base import CountingAttack
 from cxrbench.data.datasets import CachedImageDataset
 from cxrbench.errors import DataError
+from cxrbench.evaluation.crafted_set import (chunk_is_whole, chunk_rows, crafted_by, eval_path, keep_chunking,
+                                             load_adversarials, load_table, part_paths, read_evaluation, read_manifest,
+                                             seal, write_evaluation)
 from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.perturbation import perturbation_measures
 from cxrbench.evaluation.predict import probabilities
-from cxrbench.evaluation.crafted_set import (chunk_is_whole, chunk_rows, crafted_by, eval_path, load_adversarials,
-                                             keep_chunking, load_table, part_paths, read_evaluation, read_manifest,
-                                             seal, write_evaluation)
 from cxrbench.io import atomic_write
 
 __all__ = ["craft", "crafted_by", "eval_path", "evaluate_on", "load_adversarials", "load_table", "summarize"]

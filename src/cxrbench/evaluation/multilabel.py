@@ -32,7 +32,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from sklearn.metrics import roc_auc_score
 
 from cxrbench.errors import DataError
@@ -139,11 +138,3 @@ def mlacc(predicted: np.ndarray, reference: np.ndarray) -> float:
     predicted, reference = np.asarray(predicted).astype(bool), np.asarray(reference).astype(bool)
     inter, union = (predicted & reference).sum(axis=1), (predicted | reference).sum(axis=1)
     return float(np.mean(np.where(union > 0, inter / np.maximum(union, 1), 1.0)))
-
-
-def ordinal_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Per image ``mean over pairs with t_i > t_j of softplus(-(z_i - z_j))`` (differentiable; 0 if no pair)."""
-    above = (targets[:, :, None] > targets[:, None, :]).to(logits.dtype)
-    margin = logits[:, :, None] - logits[:, None, :]
-    pairs = above.sum(dim=(1, 2))
-    return (torch.nn.functional.softplus(-margin) * above).sum(dim=(1, 2)) / pairs.clamp(min=1)

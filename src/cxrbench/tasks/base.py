@@ -1,8 +1,9 @@
 """The task interface and its registry (``task=binary`` | ``task=multilabel``).
 
 A task is chosen once, when the run is built, and fixes the network's outputs (``num_classes``),
-the training targets and loss, the validation score that picks the best checkpoint and the clean
-test evaluation; the training loop, the checkpoint store and the clean run stay task-agnostic.
+the training targets and loss and the validation metrics that pick the best checkpoint; the training
+loop and the checkpoint store stay task-agnostic. The clean test evaluation of each task (its record)
+is the run kit's (:mod:`cxrbench.kit.clean_run`): a task returns metrics, it never writes records.
 """
 from __future__ import annotations
 
@@ -28,9 +29,6 @@ class Task(Protocol):
 
     def validate(self, model: torch.nn.Module, val, runtime, batch_size: int) -> dict:
         """Validation metrics; ``auc`` (the checkpoint selection score) and ``accuracy`` at least."""
-
-    def evaluate_clean(self, cfg, variant, paths, runtime, *, wall: float, log: Callable[[str], None]) -> dict:
-        """The trained variant's clean test metrics, written as its record; the record."""
 
 
 _TASKS: dict[str, Task] = {}

@@ -21,10 +21,5 @@ class BinaryTask:
     def validate(self, model, val, runtime, batch_size: int) -> dict:
         return binary_metrics(val.targets, predict_proba(model, val, runtime, batch_size))
 
-    def evaluate_clean(self, cfg, variant, paths, runtime, *, wall: float, log) -> dict:
-        from cxrbench.pipeline import evaluate_clean  # the pipeline builds on the tasks, not the reverse
-
-        return evaluate_clean(cfg, variant, paths, runtime, wall=wall, log=log)
-
 
 register_task(BinaryTask())

@@ -6,7 +6,7 @@ so a rare finding counts as much as a common one, as in Ghamizi et al.'s and Coh
 training. Label smoothing ``s`` moves each target to ``y (1 - s) + s / 2``. The best checkpoint is
 the one with the highest macro ROC-AUC on the validation split (over the labels it holds both
 classes of); per-label decision thresholds are chosen on the validation split afterwards
-(:mod:`cxrbench.multilabel.evaluate`).
+(:mod:`cxrbench.kit.multilabel_clean`).
 """
 from __future__ import annotations
 
@@ -51,11 +51,6 @@ class MultiLabelTask:
         probs = predict_label_proba(model, val, runtime, batch_size)
         return {"auc": macro_auc(probs, val.labels), "accuracy": k_accuracy(probs, val.labels, 1).value,
                 "n": int(len(val))}
-
-    def evaluate_clean(self, cfg, variant, paths, runtime, *, wall: float, log) -> dict:
-        from cxrbench.multilabel.evaluate import evaluate_clean_multilabel  # it builds on the pipeline
-
-        return evaluate_clean_multilabel(cfg, variant, paths, runtime, wall=wall, log=log)
 
 
 register_task(MultiLabelTask())

@@ -8,13 +8,13 @@ branches on the regime.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from cxrbench.settings import AdversaryConfig, epsilon_label, step_label  # noqa: F401  (re-exported)
 
 BatchAdversary = Callable[[nn.Module, torch.Tensor, torch.Tensor, int], torch.Tensor]
 
@@ -25,56 +25,6 @@ METHODS = ("none", "pgd")
 #: AUC. 2: BatchNorm re-estimated on the adversary's batches, best checkpoint by robust validation
 #: accuracy at the training ε (:func:`robust_accuracy`), clean AUC breaking ties.
 AT_PROTOCOL = 2
-
-
-@dataclass
-class AdversaryConfig:
-    """How training batches are perturbed.
-
-    Attributes:
-        method: ``none`` (standard training) or ``pgd`` (Madry et al.'s PGD adversarial training).
-        epsilon: L∞ radius in [0, 1] pixel units (2/255 = 0.00784).
-        steps: PGD steps per training batch.
-        step_size: step in pixel units; None: 2.5·ε/steps (Madry et al.'s rule of thumb).
-        random_start: start from a uniform point of the ε-ball (Madry et al.).
-    """
-
-    method: str = "none"
-    epsilon: float = 2 / 255
-    steps: int = 3
-    step_size: Optional[float] = None
-    random_start: bool = True
-
-    @property
-    def alpha(self) -> float:
-        return self.step_size if self.step_size is not None else 2.5 * self.epsilon / self.steps
-
-    def regime(self) -> str:
-        """The training regime as it appears in records and row labels: ``standard`` or ``pgd-at``."""
-        return "standard" if self.method == "none" else f"{self.method}-at"
-
-    def describe(self) -> str:
-        """Human-readable, e.g. ``PGD-AT ε=2/255, 3 steps``."""
-        if self.method == "none":
-            return "standard"
-        return (f"{self.method.upper()}-AT ε={epsilon_label(self.epsilon)}, {self.steps} steps of "
-                f"{epsilon_label(self.alpha)}")
-
-
-def epsilon_label(value: float) -> str:
-    """ε in the units papers use: ``2/255`` or ``0.25/255`` when it is a round multiple of 1/255, else the decimal."""
-    scaled = round(value * 255, 3)
-    if abs(scaled - value * 255) < 1e-6:
-        return f"{scaled:g}/255"
-    return f"{value:.4g}"
-
-
-def step_label(fraction: float) -> str:
-    """A step given as a fraction of ε, as tables write it: ``ε/8`` for 1/8, else ``0.3ε``."""
-    inverse = 1 / fraction
-    if abs(inverse - round(inverse)) < 1e-6:
-        return f"ε/{round(inverse)}"
-    return f"{fraction:.4g}ε"
 
 
 def pgd_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epsilon: float, steps: int,

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 
 from cxrbench.errors import CheckpointError
-from cxrbench.models.factory import CXRClassifier, ModelIdentity
 from cxrbench.io import atomic_write
+from cxrbench.models.factory import CXRClassifier, ModelIdentity
 
 
 def save_checkpoint(path: Path, model: CXRClassifier, **extra: Any) -> Path:

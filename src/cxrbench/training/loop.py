@@ -16,15 +16,15 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from cxrbench.config import TrainConfig
 from cxrbench.data.datasets import DataBundle
 from cxrbench.models.factory import CXRClassifier
+from cxrbench.runtime import Runtime
+from cxrbench.settings import TrainConfig
 from cxrbench.tasks import Task, get_task
 from cxrbench.training.adversarial import AT_PROTOCOL, build_batch_adversary, robust_accuracy
 from cxrbench.training.batchnorm import recalibrate_batchnorm
 from cxrbench.training.checkpoint import check_identity, read_checkpoint, save_checkpoint
 from cxrbench.training.optim import build_optimizer, build_scheduler
-from cxrbench.runtime import Runtime
 
 
 @dataclass

@@ -6,7 +6,7 @@ import math
 import torch
 from timm.optim import RMSpropTF
 
-from cxrbench.config import TrainConfig
+from cxrbench.settings import TrainConfig
 
 
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:

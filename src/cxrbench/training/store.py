@@ -9,16 +9,16 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from cxrbench.config import TrainConfig
-from cxrbench.errors import TrainingError
 from cxrbench.data.datasets import DataBundle
-from cxrbench.models.factory import CXRClassifier
+from cxrbench.errors import TrainingError
 from cxrbench.io import atomic_write_json, read_json
+from cxrbench.models.factory import CXRClassifier
+from cxrbench.runtime import Runtime
+from cxrbench.settings import TrainConfig
+from cxrbench.tasks import Task, get_task
 from cxrbench.training.adversarial import AT_PROTOCOL
 from cxrbench.training.checkpoint import load_weights
 from cxrbench.training.loop import fit
-from cxrbench.tasks import Task, get_task
-from cxrbench.runtime import Runtime
 
 # Settings that change how fast, not what, a model learns are left out of the key.
 _TRAIN_KEYS_IGNORED = ("eval_batch_size",)

@@ -1,0 +1,59 @@
+"""The one way in: a Hydra job that runs one clean or attack run, or a whole protocol's experiment.
+
+``python scripts/run.py attack=pgd model=nasnet pooling=avg`` is one run (train or reuse the model
+and its black-box partners, craft, evaluate white-box and black-box); ``python scripts/run.py
+experiment=<name>`` runs the protocol the experiment names (its ``protocol`` key) with the same
+overrides, so every protocol gets Hydra's multirun and launchers. ``plan_only=true`` lists what a
+run would train, craft and measure, and what the store already holds, then stops.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from cxrbench.kit.clean_run import run_clean
+from cxrbench.kit.config import RunConfig, peer_config, validate
+from cxrbench.protocols import Plan, get_protocol
+from cxrbench.protocols.paper.attack import format_summary, run_attack
+
+
+def job_overrides() -> list[str]:
+    """The overrides of the running Hydra job (a multirun job's own values, not the sweep's)."""
+    return list(HydraConfig.get().overrides.task)
+
+
+def single_plan(run: RunConfig) -> Plan:
+    """What ``scripts/run.py`` without an experiment does: one model (and its partners under an attack)."""
+    models = [run.model.name] + ([m for m in run.grid.models if m != run.model.name] if run.attack else [])
+    items = [f"train or reuse {m}/{run.pooling.mode} ({run.train.name} recipe, seed {run.seed}), clean test pass"
+             for m in models]
+    if run.attack is not None:
+        items += [f"craft {run.attack.name} on {m}, evaluate on {', '.join(models)}" for m in models]
+    return Plan("run", run, items)
+
+
+def format_plan(plan: Plan) -> str:
+    """The plan as printed: a heading and one line per item."""
+    return "\n".join([f"plan ({plan.protocol}): {len(plan.items)} items", *(f"  {item}" for item in plan.items)])
+
+
+def run_job(cfg: DictConfig, root: Path, config_dir: Path, overrides: list[str]) -> str:
+    """Run (or plan) the job ``cfg`` composed from ``overrides``; the summary to print ("" for none)."""
+    run = validate(cfg)
+    if run.protocol:
+        protocol = get_protocol(run.protocol)
+        protocol.check(run)
+        if run.plan_only:
+            return format_plan(protocol.plan(overrides, config_dir))
+        return protocol.summary(protocol.run(overrides, config_dir, root))
+    if run.plan_only:
+        return format_plan(single_plan(run))
+    if run.attack is None:
+        run_clean(run, root)  # it prints the record's path
+        return ""
+    # The black-box partners: the other models of the grid (by default the paper's pair).
+    peers = [peer_config(cfg, m, config_dir) for m in run.grid.models if m != run.model.name]
+    records = run_attack(run, peers, root)
+    return f"{format_summary(records)}\nrecords: {Path(records[0]['path']).parent}"

@@ -1,1 +1,0 @@
-"""The multi-label protocol (``task=multilabel``): thresholds, clean evaluation, attack cells."""

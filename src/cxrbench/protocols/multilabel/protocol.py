@@ -1,0 +1,36 @@
+"""The multi-label protocol (Ghamizi et al. 2022): k-robust accuracy, eps x steps grids, transfer, risk-targeted PGD (``protocol: multilabel``), behind the protocol interface."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from cxrbench.protocols.base import Log, Plan, Protocol, RenderRequest
+from cxrbench.protocols.multilabel.check import check_multilabel
+from cxrbench.protocols.multilabel.run import format_report, plan, run_multilabel
+from cxrbench.protocols.multilabel.tables import render_multilabel
+
+
+class MultiLabelProtocol(Protocol):
+    name = "multilabel"
+    title = "the multi-label protocol (Ghamizi et al. 2022): k-robust accuracy, eps x steps grids, transfer, risk-targeted PGD"
+    settings = 'multilabel'
+
+    def check(self, run) -> None:
+        check_multilabel(run.multilabel)
+
+    def plan(self, overrides: list[str], config_dir: Path) -> Plan:
+        base, variants = plan(overrides, config_dir)
+        ml = base.multilabel
+        return Plan(self.name, base, [f"{c.model.name}/{c.pooling.mode} seed {c.seed}: untargeted PGD at "
+                                      f"{len(ml.epsilons)} eps x {max(ml.steps)} steps, {len(ml.risk_losses)} risk "
+                                      f"losses, on {ml.images or 'all'} images" for c in variants])
+
+    def run(self, overrides: list[str], config_dir: Path, root: Path, *, log: Log = print):
+        return run_multilabel(overrides, config_dir, root, log=log)
+
+    def summary(self, report) -> str:
+        return format_report(report)
+
+    def render(self, results: Path, request: RenderRequest, *, log: Log = print) -> dict[str, Path]:
+        if not request.tables:
+            return {}
+        return render_multilabel(results, data=request.data, log=log)
