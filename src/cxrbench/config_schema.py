@@ -36,6 +36,7 @@ class NihDataConfig:
     test_positives: int = 93
     val_size: Optional[int] = None
     num_workers: int = 2
+    num_processes: int = 1
 
 
 @dataclass

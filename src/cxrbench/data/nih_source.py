@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Callable
@@ -12,7 +13,7 @@ import pandas as pd
 from cxrbench.data.nih import index_images, load_image, load_metadata, resolve_image_paths
 from cxrbench.data.sources import register_data_source
 from cxrbench.data.splits import Split, make_split
-from cxrbench.errors import DataError
+from cxrbench.errors import ConfigError, DataError
 
 
 def _resolve(path: str | None, project_root: Path | None) -> Path | None:
@@ -20,6 +21,17 @@ def _resolve(path: str | None, project_root: Path | None) -> Path | None:
         return None
     p = Path(os.path.expanduser(path))
     return p if p.is_absolute() or project_root is None else (project_root / p)
+
+
+@dataclass(frozen=True)
+class ImageFiles:
+    """Row -> the row's PNG at ``size`` pixels: a plain object, so cache worker processes can receive it."""
+
+    paths: tuple[Path, ...]
+    size: int
+
+    def __call__(self, row: int) -> np.ndarray:
+        return load_image(self.paths[row], self.size)
 
 
 @register_data_source("nih")
@@ -31,6 +43,9 @@ class NihSource:
         self.root = _resolve(config.root, project_root)
         self.csv = _resolve(config.csv, project_root)
         self.workers = max(1, config.num_workers)
+        self.processes = config.num_processes
+        if not isinstance(self.processes, int) or self.processes < 1:
+            raise ConfigError(f"data.num_processes must be a whole number of at least 1, got {self.processes!r}")
 
     def check_root(self) -> None:
         """Fail early, before any work, when images are needed but the root is missing."""
@@ -64,5 +79,5 @@ class NihSource:
         return index_images(self.root)
 
     def loader(self, ids: list[str], size: int) -> Callable[[int], np.ndarray]:
-        paths = resolve_image_paths(self._index, ids)  # fails on the first missing image, before caching
-        return lambda row: load_image(paths[row], size)
+        # Fails on the first missing image, before caching.
+        return ImageFiles(tuple(resolve_image_paths(self._index, ids)), size)
