@@ -45,7 +45,8 @@ def build(argv: list[str]) -> str:
         return "\n".join([f"caches at {size}px complete in {time.perf_counter() - started:.1f} s:",
                           *(f"  {s}: {len(c)} images in {c.directory}" for s, c in caches.items())])
     done = fill_data_shard(source, size, paths.cache, *shard, progress=cfg.progress)
-    state = ", ".join(f"{s} {'complete' if d else 'waiting for other shards'}" for s, d in done.items())
+    state = ", ".join(f"{s} +{n} images, {'complete' if d else 'waiting for other shards'}"
+                      for s, (n, d) in done.items())
     return f"shard {shard[0]} of {shard[1]} at {size}px filled in {time.perf_counter() - started:.1f} s: {state}"
 
 

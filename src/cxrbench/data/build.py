@@ -37,8 +37,10 @@ def build_data(source: DataSource, size: int, cache_dir: Path, *, progress: bool
 
 
 def fill_data_shard(source: DataSource, size: int, cache_dir: Path, shard: int, shards: int, *,
-                    progress: bool = True) -> dict[str, bool]:
-    """Fill shard ``shard`` of ``shards`` of the caches :func:`build_data` would build; subset -> complete.
+                    progress: bool = True) -> dict[str, tuple[int, bool]]:
+    """Fill shard ``shard`` of ``shards`` of the caches :func:`build_data` would build.
+
+    Returns subset -> (images this call filled, whether the subset's cache is complete now).
 
     Every task of a sharing array calls this with its own ``shard``; the caches are complete once
     all have (the last to finish marks each cache complete).
@@ -47,8 +49,9 @@ def fill_data_shard(source: DataSource, size: int, cache_dir: Path, shard: int, 
     for subset in SUBSETS:
         ids = list(getattr(split, subset))
         cache = open_cache(cache_dir, source.description(), ids, size)
-        done[subset] = cache.fill_shard(source.loader(ids, size), shard, shards, workers=source.workers,
-                                        processes=source.processes, progress=progress)
+        filled = cache.fill_shard(source.loader(ids, size), shard, shards, workers=source.workers,
+                                  processes=source.processes, progress=progress)
+        done[subset] = filled, cache.complete
     return done
 
 

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -27,10 +28,15 @@ import numpy as np
 from filelock import FileLock
 
 from cxrbench.data.cache_fill import ChunkTarget, ImageLoader, fill_chunks
-from cxrbench.io import atomic_write, atomic_write_text
+from cxrbench.errors import OutputError
+from cxrbench.io import atomic_write_text
 
 #: Rows per chunk: the unit of resumption and of work handed to a worker (its buffer: 512 x size² bytes).
 CHUNK_ROWS = 512
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.2f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
 
 
 def cache_key(description: dict, ids: Sequence[str], size: int) -> str:
@@ -63,13 +69,34 @@ class ImageCache:
         return FileLock(str(self.directory / ".lock"))
 
     def _create(self) -> None:
-        """Make ``images.u8`` the right size (sparse) unless it is; under the lock."""
+        """Make ``images.u8`` exist at its full size (sparse); under the lock.
+
+        Raises:
+            OutputError: the disk has less free space than the whole cache needs.
+        """
         t = self.target
         nbytes = t.count * t.size * t.size
-        if not (t.images.exists() and t.images.stat().st_size == nbytes):
-            # A new cache, or a file of another shape: no marker may vouch for its rows.
-            shutil.rmtree(t.filled, ignore_errors=True)
-            atomic_write(t.images, lambda tmp: os.truncate(tmp, nbytes))
+        if t.images.exists() and t.images.stat().st_size != nbytes:
+            t.images.unlink()  # a file of another shape (an older layout)
+        if not t.images.exists():
+            free = shutil.disk_usage(self.directory).free
+            if free < nbytes:
+                raise OutputError(f"the data cache {t.images} needs {_size(nbytes)} and {self.directory} has "
+                                  f"{_size(free)} free; free space there or point paths.cache_dir at a larger disk")
+            shutil.rmtree(t.filled, ignore_errors=True)  # no marker may vouch for a new file's rows
+            # Sized beside it, then linked into place: the file appears whole, and where the lock is
+            # local to each node (NFS mounted with local_lock) two tasks creating it at once cannot
+            # replace each other's file under rows already written: the second link fails.
+            fd, tmp = tempfile.mkstemp(prefix=".images.u8.", dir=self.directory)
+            try:
+                os.ftruncate(fd, nbytes)
+                os.close(fd)
+                try:
+                    os.link(tmp, t.images)
+                except FileExistsError:
+                    pass
+            finally:
+                os.unlink(tmp)
         t.filled.mkdir(exist_ok=True)
 
     def _finish(self) -> bool:
@@ -104,26 +131,27 @@ class ImageCache:
         return self
 
     def fill_shard(self, load: ImageLoader, shard: int, shards: int, *, workers: int = 1, processes: int = 1,
-                   progress: bool = False) -> bool:
+                   progress: bool = False) -> int:
         """Fill the missing chunks ``c`` with ``c % shards == shard``: one task of ``shards`` sharing a build.
 
         The lock is held only to create the file and to mark the cache complete, so the tasks fill
-        at the same time; whichever finds every chunk marked writes ``meta.json``.
+        at the same time; whichever finds every chunk marked writes ``meta.json`` (see ``complete``).
 
         Returns:
-            Whether the cache is complete afterwards.
+            The number of images this call filled.
         """
         if not 0 <= shard < shards:
             raise ValueError(f"shard {shard} is not one of 0..{shards - 1}")
         if self.complete:
-            return True
+            return 0
         with self._lock():
             self._create()
         mine = [c for c in self.target.missing() if c % shards == shard]
         fill_chunks(self.target, mine, load, threads=workers, processes=processes, progress=progress,
                     desc=f"caching shard {shard}/{shards}")
         with self._lock():
-            return self._finish()
+            self._finish()
+        return sum(len(self.target.rows(c)) for c in mine)
 
     @property
     def images(self) -> np.memmap:

@@ -22,6 +22,8 @@ from typing import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
+from cxrbench.errors import OutputError
+
 ImageLoader = Callable[[int], np.ndarray]  # row index -> uint8 (size, size)
 
 
@@ -53,15 +55,19 @@ class ChunkTarget:
 
 
 def _write_at(path: Path, offset: int, buffer: np.ndarray) -> None:
-    fd = os.open(path, os.O_WRONLY)
     try:
-        view = memoryview(np.ascontiguousarray(buffer)).cast("B")
-        while view:  # pwrite may write less than asked (Linux caps one call near 2 GiB)
-            written = os.pwrite(fd, view, offset)
-            view, offset = view[written:], offset + written
-        os.fsync(fd)  # pixels on disk before the marker, so a resumed build can trust the marker
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            view = memoryview(np.ascontiguousarray(buffer)).cast("B")
+            while view:  # pwrite may write less than asked (Linux caps one call near 2 GiB)
+                written = os.pwrite(fd, view, offset)
+                view, offset = view[written:], offset + written
+            os.fsync(fd)  # pixels on disk before the marker, so a resumed build can trust the marker
+        finally:
+            os.close(fd)
+    except OSError as exc:  # e.g. the disk filled up after the cache was created (it is sparse)
+        raise OutputError(f"cannot write the data cache {path} ({exc.strerror or exc}); free space there or "
+                          "point paths.cache_dir at another disk") from None
 
 
 def fill_chunk(target: ChunkTarget, chunk: int, load: ImageLoader, pool: Executor | None = None) -> int:
