@@ -97,6 +97,9 @@ def test_a_python_handler_gets_the_signal_after_the_resume_point_and_the_resumed
     assert _same_weights(resumed.best_path, straight.best_path)
 
 
+# Slow: a fresh interpreter imports torch again. The same path (a plain sbatch job) runs in
+# tests/test_slurm_requeue.py, which CI runs as root.
+@pytest.mark.slow
 def test_with_the_default_action_the_process_ends_by_sigterm_after_saving(setting, tmp_path):
     overrides, cfg, data, straight = setting
     run_dir = tmp_path / "killed"
