@@ -37,6 +37,18 @@ class NihDataConfig:
     test_positives: int = 93
     val_size: Optional[int] = None
     num_workers: int = 2
+    num_processes: int = 1
+
+
+@dataclass(frozen=True)
+class ImageFiles:
+    """Row -> the row's PNG at ``size`` pixels: a plain object, so cache worker processes can receive it."""
+
+    paths: tuple[Path, ...]
+    size: int
+
+    def __call__(self, row: int) -> np.ndarray:
+        return load_image(self.paths[row], self.size)
 
 
 @register_data_source("nih")
@@ -61,6 +73,9 @@ class NihSource:
         self.root = _resolve(config.root, project_root)
         self.csv = _resolve(config.csv, project_root)
         self.workers = max(1, config.num_workers)
+        self.processes = config.num_processes
+        if not isinstance(self.processes, int) or self.processes < 1:
+            raise ConfigError(f"data.num_processes must be a whole number of at least 1, got {self.processes!r}")
 
     def check_root(self) -> None:
         """Fail early, before any work, when images are needed but the root is missing."""
@@ -94,5 +109,5 @@ class NihSource:
         return index_images(self.root)
 
     def loader(self, ids: list[str], size: int) -> Callable[[int], np.ndarray]:
-        paths = resolve_image_paths(self._index, ids)  # fails on the first missing image, before caching
-        return lambda row: load_image(paths[row], size)
+        # Fails on the first missing image, before caching.
+        return ImageFiles(tuple(resolve_image_paths(self._index, ids)), size)

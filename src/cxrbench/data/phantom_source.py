@@ -41,6 +41,7 @@ class PhantomSource:
     ``test_positives`` finding images out of ``n_test`` (93 of 200, as in the paper)."""
 
     workers = 1  # rendering is NumPy-bound and fast; threads would only contend
+    processes = 1  # its loader is a closure (no pickling), and rendering is cheap
     schema = PhantomDataConfig
 
     @staticmethod

@@ -15,11 +15,13 @@ class DataSource(Protocol):
 
     ``table`` has one row per image with ``image_id``, ``patient_id``, ``target``
     and one int column per ChestX-ray14 label; ``loader`` returns a function that
-    renders row ``i`` of ``ids`` as a uint8 ``(size, size)`` image; ``workers``
-    threads call it while the cache is built.
+    renders row ``i`` of ``ids`` as a uint8 ``(size, size)`` image; ``processes``
+    processes, each on ``workers`` threads, call it while the cache is built (more
+    than one process: the loader must pickle).
     """
 
     workers: int
+    processes: int
 
     def description(self) -> dict: ...
 
