@@ -15,7 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 from cxrbench.app.preflight import preflight
-from cxrbench.app.run import job_overrides, run_job
+from cxrbench.app.run import hydra_job
 from cxrbench.errors import CxrBenchError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,13 +24,7 @@ CONFIGS = ROOT / "configs"
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
 def main(cfg: DictConfig) -> None:
-    try:
-        summary = run_job(cfg, ROOT, CONFIGS, job_overrides())
-    except CxrBenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    if summary:
-        print(summary)
+    hydra_job(cfg, ROOT, CONFIGS)
 
 
 if __name__ == "__main__":

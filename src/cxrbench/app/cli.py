@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from cxrbench.app.preflight import preflight
 from cxrbench.app.report import report_main
-from cxrbench.app.run import job_overrides, run_job
+from cxrbench.app.run import hydra_job
 from cxrbench.errors import ConfigError, CxrBenchError
 from cxrbench.protocols import get_protocol, list_protocols
 
@@ -29,13 +29,7 @@ CONFIGS = ROOT / "configs"
 
 @hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="config")
 def _hydra_job(cfg: DictConfig) -> None:
-    try:
-        summary = run_job(cfg, ROOT, CONFIGS, job_overrides())
-    except CxrBenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    if summary:
-        print(summary)
+    hydra_job(cfg, ROOT, CONFIGS)
 
 
 def _run(argv: list[str]) -> int:

@@ -8,11 +8,13 @@ run would train, craft and measure, and what the store already holds, then stops
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from cxrbench.errors import CxrBenchError
 from cxrbench.kit.clean_run import run_clean
 from cxrbench.kit.config import RunConfig, peer_config, validate
 from cxrbench.protocols import Plan, get_protocol
@@ -57,3 +59,14 @@ def run_job(cfg: DictConfig, root: Path, config_dir: Path, overrides: list[str])
     peers = [peer_config(cfg, m, config_dir) for m in run.grid.models if m != run.model.name]
     records = run_attack(run, peers, root)
     return f"{format_summary(records)}\nrecords: {Path(records[0]['path']).parent}"
+
+
+def hydra_job(cfg: DictConfig, root: Path, config_dir: Path) -> None:
+    """The body of a Hydra job: run it and print its summary; bad input is one ``error:`` line and exit 2."""
+    try:
+        summary = run_job(cfg, root, config_dir, job_overrides())
+    except CxrBenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    if summary:
+        print(summary)

@@ -50,6 +50,8 @@ class RenderRequest:
 class Protocol(ABC):
     """One measurement protocol.
 
+    A subclass sets ``runner`` and ``reporter`` (as ``staticmethod``) and implements the rest.
+
     Attributes:
         name: registry name, the value of the config's ``protocol`` key.
         title: one line for listings.
@@ -67,13 +69,18 @@ class Protocol(ABC):
     def plan(self, overrides: list[str], config_dir: Path) -> Plan:
         """Compose and validate every cell's config; nothing is trained or written."""
 
-    @abstractmethod
+    #: ``runner(overrides, config_dir, root, log=...)``: measure every cell (reusing finished ones), render.
+    runner: Callable[..., Any]
+    #: ``reporter(report)``: the closing lines of a run.
+    reporter: Callable[[Any], str]
+
     def run(self, overrides: list[str], config_dir: Path, root: Path, *, log: Log = print) -> Any:
         """Measure every cell (reusing finished ones) and render; the protocol's report."""
+        return self.runner(overrides, config_dir, root, log=log)
 
-    @abstractmethod
     def summary(self, report: Any) -> str:
         """The closing lines a command prints for ``report``."""
+        return self.reporter(report)
 
     @abstractmethod
     def render(self, results: Path, request: RenderRequest, *, log: Log = print) -> dict[str, Path]:

@@ -1,4 +1,4 @@
-"""The multi-label protocol (Ghamizi et al. 2022): k-robust accuracy, eps x steps grids, transfer, risk-targeted PGD (``protocol: multilabel``), behind the protocol interface."""
+"""The ``multilabel`` protocol behind :class:`cxrbench.protocols.base.Protocol` (``protocol: multilabel``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +12,9 @@ from cxrbench.protocols.multilabel.tables import render_multilabel
 class MultiLabelProtocol(Protocol):
     name = "multilabel"
     title = "the multi-label protocol (Ghamizi et al. 2022): k-robust accuracy, eps x steps grids, transfer, risk-targeted PGD"
-    settings = 'multilabel'
+    settings = "multilabel"
+    runner = staticmethod(run_multilabel)
+    reporter = staticmethod(format_report)
 
     def check(self, run) -> None:
         check_multilabel(run.multilabel)
@@ -23,12 +25,6 @@ class MultiLabelProtocol(Protocol):
         return Plan(self.name, base, [f"{c.model.name}/{c.pooling.mode} seed {c.seed}: untargeted PGD at "
                                       f"{len(ml.epsilons)} eps x {max(ml.steps)} steps, {len(ml.risk_losses)} risk "
                                       f"losses, on {ml.images or 'all'} images" for c in variants])
-
-    def run(self, overrides: list[str], config_dir: Path, root: Path, *, log: Log = print):
-        return run_multilabel(overrides, config_dir, root, log=log)
-
-    def summary(self, report) -> str:
-        return format_report(report)
 
     def render(self, results: Path, request: RenderRequest, *, log: Log = print) -> dict[str, Path]:
         if not request.tables:

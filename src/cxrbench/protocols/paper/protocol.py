@@ -1,4 +1,4 @@
-"""The paper's protocol (Taghanaki et al. 2018): Tables 1-2, transfer matrices, Figures 1-4 (``protocol: paper``), behind the protocol interface."""
+"""The ``paper`` protocol behind :class:`cxrbench.protocols.base.Protocol` (``protocol: paper``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,19 +13,15 @@ from cxrbench.records.selection import select_records
 class PaperProtocol(Protocol):
     name = "paper"
     title = "the paper's protocol (Taghanaki et al. 2018): Tables 1-2, transfer matrices, Figures 1-4"
-    settings = 'grid'
+    settings = "grid"
+    runner = staticmethod(reproduce)
+    reporter = staticmethod(format_report)
 
     def plan(self, overrides: list[str], config_dir: Path) -> Plan:
         base, cells = plan(overrides, config_dir)
         return Plan(self.name, base, [f"seed {c.seed} {c.pooling} {c.attack}: crafted on and tested on "
                                       f"{', '.join([c.cfg.model.name, *(p.model.name for p in c.peers)])}"
                                       for c in cells])
-
-    def run(self, overrides: list[str], config_dir: Path, root: Path, *, log: Log = print):
-        return reproduce(overrides, config_dir, root, log=log)
-
-    def summary(self, report) -> str:
-        return format_report(report)
 
     def render(self, results: Path, request: RenderRequest, *, log: Log = print) -> dict[str, Path]:
         selected = selected_any(select_records(results, seed=request.seed, data=request.data, train=request.train,

@@ -1,4 +1,4 @@
-"""The robust table: accuracy under fixed-budget L-inf attacks (G2 PGD, APGD-CE) over an eps ladder (``protocol: robust``), behind the protocol interface."""
+"""The ``robust`` protocol behind :class:`cxrbench.protocols.base.Protocol` (``protocol: robust``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +12,9 @@ from cxrbench.protocols.robust.table import render_robust
 class RobustProtocol(Protocol):
     name = "robust"
     title = "the robust table: accuracy under fixed-budget L-inf attacks (G2 PGD, APGD-CE) over an eps ladder"
-    settings = 'robust'
+    settings = "robust"
+    runner = staticmethod(run_robust)
+    reporter = staticmethod(format_report)
 
     def check(self, run) -> None:
         check_robust(run.robust)
@@ -23,12 +25,6 @@ class RobustProtocol(Protocol):
         return Plan(self.name, base, [f"{c.train.name} {c.model.name}/{c.pooling.mode} seed {c.seed}: "
                                       f"{len(robust.attacks)} attacks x {len(robust.epsilons)} eps x "
                                       f"{robust.iterations} steps on {robust.images or 'all'} images" for c in variants])
-
-    def run(self, overrides: list[str], config_dir: Path, root: Path, *, log: Log = print):
-        return run_robust(overrides, config_dir, root, log=log)
-
-    def summary(self, report) -> str:
-        return format_report(report)
 
     def render(self, results: Path, request: RenderRequest, *, log: Log = print) -> dict[str, Path]:
         if not request.tables:

@@ -1,4 +1,4 @@
-"""The studies (Kovalev & Voynov 2019): success against eps, steps, confidence, training-set size, resolution (``protocol: studies``), behind the protocol interface."""
+"""The ``studies`` protocol behind :class:`cxrbench.protocols.base.Protocol` (``protocol: studies``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +12,9 @@ from cxrbench.protocols.studies.tables import list_studies, render_study
 class StudiesProtocol(Protocol):
     name = "studies"
     title = "the studies (Kovalev & Voynov 2019): success against eps, steps, confidence, training-set size, resolution"
-    settings = 'study'
+    settings = "study"
+    runner = staticmethod(run_study)
+    reporter = staticmethod(format_report)
 
     def check(self, run) -> None:
         check_study(run.study)
@@ -23,12 +25,6 @@ class StudiesProtocol(Protocol):
         return Plan(self.name, base, [f"{study.name}: {c.train.name} {c.model.name}/{c.pooling.mode} seed {c.seed}: "
                                       f"{len(study.radii())} fixed eps x {study.iterations} steps, "
                                       f"{len(study.minimal)} minimal-eps searches" for c in variants])
-
-    def run(self, overrides: list[str], config_dir: Path, root: Path, *, log: Log = print):
-        return run_study(overrides, config_dir, root, log=log)
-
-    def summary(self, report) -> str:
-        return format_report(report)
 
     def render(self, results: Path, request: RenderRequest, *, log: Log = print) -> dict[str, Path]:
         if not request.tables:
