@@ -53,7 +53,7 @@ def test_the_console_script_lists_plans_and_refuses_what_it_does_not_know(tmp_pa
     planned = _console("run", "experiment=robust_quick", "plan_only=true", f"paths.results_dir={tmp_path / 'r'}",
                        tmp_path=tmp_path)
     assert planned.returncode == 0, planned.stderr
-    assert "plan (robust): 3 items" in planned.stdout and "adversarial irv2/max seed 0" in planned.stdout
+    assert "plan (robust): 3 items" in planned.stdout and "irv2/max seed 0 (quick recipe, pgd-at)" in planned.stdout
     wrong = _console("run", "experiment=robust_quick", "robust.attacks=[pgd,fgsm]", tmp_path=tmp_path)
     assert wrong.returncode == 2 and "error: robust.attacks: 'fgsm' has no fixed-ε run" in wrong.stderr
     assert _console("bogus", tmp_path=tmp_path).returncode == 2

@@ -70,6 +70,13 @@ def plan_variants(base: RunConfig, overrides: list[str], config_dir: Path, recip
     return cfgs
 
 
+def describe_variant(cfg: RunConfig) -> str:
+    """One variant as a plan lists it: ``irv2/max seed 0 (quick recipe, pgd-at)``."""
+    regime = cfg.train.adversary.regime()
+    return (f"{cfg.model.name}/{cfg.pooling.mode} seed {cfg.seed} ({cfg.train.name} recipe"
+            f"{'' if regime == 'standard' else ', ' + regime})")
+
+
 def measure_variants(base: RunConfig, cfgs: list[RunConfig], root: Path,
                      measure: Callable[[RunConfig, Paths, Runtime], list[dict]]) -> tuple[Paths, list[dict]]:
     """Check the output folders once, then ``measure`` every variant in turn (each seeded); all their records."""

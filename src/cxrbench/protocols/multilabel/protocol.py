@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cxrbench.kit.variants import describe_variant
 from cxrbench.protocols.base import Log, Plan, Protocol, RenderRequest
 from cxrbench.protocols.multilabel.check import check_multilabel
 from cxrbench.protocols.multilabel.run import format_report, plan, run_multilabel
@@ -22,7 +23,7 @@ class MultiLabelProtocol(Protocol):
     def plan(self, overrides: list[str], config_dir: Path) -> Plan:
         base, variants = plan(overrides, config_dir)
         ml = base.multilabel
-        return Plan(self.name, base, [f"{c.model.name}/{c.pooling.mode} seed {c.seed}: untargeted PGD at "
+        return Plan(self.name, base, [f"{describe_variant(c)}: untargeted PGD at "
                                       f"{len(ml.epsilons)} eps x {max(ml.steps)} steps, {len(ml.risk_losses)} risk "
                                       f"losses, on {ml.images or 'all'} images" for c in variants])
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cxrbench.kit.variants import describe_variant
 from cxrbench.protocols.base import Log, Plan, Protocol, RenderRequest
 from cxrbench.protocols.robust.check import check_robust
 from cxrbench.protocols.robust.run import format_report, plan, run_robust
@@ -22,7 +23,7 @@ class RobustProtocol(Protocol):
     def plan(self, overrides: list[str], config_dir: Path) -> Plan:
         base, variants = plan(overrides, config_dir)
         robust = base.robust
-        return Plan(self.name, base, [f"{c.train.name} {c.model.name}/{c.pooling.mode} seed {c.seed}: "
+        return Plan(self.name, base, [f"{describe_variant(c)}: "
                                       f"{len(robust.attacks)} attacks x {len(robust.epsilons)} eps x "
                                       f"{robust.iterations} steps on {robust.images or 'all'} images" for c in variants])
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cxrbench.kit.variants import describe_variant
 from cxrbench.protocols.base import Log, Plan, Protocol, RenderRequest
 from cxrbench.protocols.studies.check import check_study
 from cxrbench.protocols.studies.run import format_report, plan, run_study
@@ -22,7 +23,7 @@ class StudiesProtocol(Protocol):
     def plan(self, overrides: list[str], config_dir: Path) -> Plan:
         base, variants = plan(overrides, config_dir)
         study = base.study
-        return Plan(self.name, base, [f"{study.name}: {c.train.name} {c.model.name}/{c.pooling.mode} seed {c.seed}: "
+        return Plan(self.name, base, [f"{study.name}: {describe_variant(c)}: "
                                       f"{len(study.radii())} fixed eps x {study.iterations} steps, "
                                       f"{len(study.minimal)} minimal-eps searches" for c in variants])
 
