@@ -109,3 +109,13 @@ def destroy(cluster: Cluster) -> None:
     """Stop the cluster (jobs, then its daemons by pid file) and remove its directory."""
     cluster.script("purge")
     shutil.rmtree(cluster.state, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster():
+    """A fresh one-node Slurm for one test (installed where missing), purged afterwards."""
+    ensure_slurm_packages()
+    c = new_cluster()
+    c.start()
+    yield c
+    destroy(c)

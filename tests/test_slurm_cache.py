@@ -7,7 +7,7 @@ import time
 import pytest
 
 from nih_fixtures import make_mini_nih
-from slurm_cluster import ROOT, destroy, ensure_slurm_packages, new_cluster
+from slurm_cluster import ROOT, cluster  # noqa: F401  (cluster: the fixture)
 
 from cxrbench.kit.compose import load_config
 from cxrbench.data import create_data_source
@@ -15,14 +15,6 @@ from cxrbench.data.build import build_data
 
 pytestmark = pytest.mark.slurm
 
-
-@pytest.fixture
-def cluster():
-    ensure_slurm_packages()
-    c = new_cluster()
-    c.start()
-    yield c
-    destroy(c)
 
 
 def test_a_slurm_array_shares_the_cache_build_of_a_run(cluster, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import TINY
-from slurm_cluster import ROOT, destroy, ensure_slurm_packages, new_cluster
+from slurm_cluster import ROOT, cluster  # noqa: F401  (cluster: the fixture)
 
 pytestmark = pytest.mark.slurm
 
@@ -21,14 +21,6 @@ STEPS, EVAL_EVERY = 40, 4
 SETTINGS = TINY + ["model=xrv_densenet121", "train.input_size=32", f"train.max_steps={STEPS}",
                    f"train.eval_every={EVAL_EVERY}", "train.bn_recalibration_batches=0"]
 
-
-@pytest.fixture
-def cluster():
-    ensure_slurm_packages()
-    c = new_cluster()
-    c.start()
-    yield c
-    destroy(c)
 
 
 def _wait(what: str, check, timeout: float, cluster) -> object:

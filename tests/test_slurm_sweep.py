@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY
-from slurm_cluster import ROOT, destroy, ensure_slurm_packages, new_cluster
+from slurm_cluster import ROOT, cluster  # noqa: F401  (cluster: the fixture)
 
 pytestmark = pytest.mark.slurm
 
@@ -23,14 +23,6 @@ SLURM = ["hydra/launcher=submitit_slurm", "hydra.launcher.partition=local", "hyd
 #: What differs between two runs of the same cell: when, how long, and where the store lives.
 VOLATILE = {"created", "wall_seconds"}
 
-
-@pytest.fixture
-def cluster():
-    ensure_slurm_packages()
-    c = new_cluster()
-    c.start()
-    yield c
-    destroy(c)
 
 
 def _sweep(results: Path, extra: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
