@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 from pathlib import Path
 
 from cxrbench.errors import DataError, exit_code
@@ -47,10 +48,8 @@ def render(results: Path, request: RenderRequest, *, log=print) -> dict[str, Pat
         what = "is not a folder" if results.exists() else "does not exist"
         raise DataError(f"--results {results} {what}; give the results folder of your runs "
                         "(their paths.results_dir, by default results/ in the repository)")
-    written: dict[str, Path] = {}
-    for name in list_protocols():
-        for key, path in get_protocol(name).render(results, request, log=log).items():
-            written[key if name == "paper" and key.startswith("seed") else f"{name}/{key}"] = path
+    written = {f"{name}/{key}": path for name in list_protocols()
+               for key, path in get_protocol(name).render(results, request, log=log).items()}
     if not written:
         raise nothing_to_render(results, "records", {"seed": request.seed, "data": request.data,
                                                      "train": request.train})
@@ -73,7 +72,8 @@ def report_main(argv: list[str], *, doc: str, default_results: Path, tables: boo
     def run() -> None:
         with replacing_tables() if args.replace else contextlib.nullcontext():
             written = render(args.results, request)
-        seeds = sorted({name.split("/", 1)[0] for name in written if name.startswith("seed")})
+        # Per-seed outputs are <protocol>/seed<k>/...: the seeds this render wrote.
+        seeds = sorted({part for name in written for part in name.split("/")[1:2] if re.fullmatch(r"seed\d+", part)})
         where = args.results if tables and figures else args.results / ("tables" if tables else "figures")
         folders = " and ".join(f for f, on in (("tables", tables), ("figures", figures)) if on)
         print(f"{folders}: {len(written)} files in {where} ({', '.join(seeds) if seeds else 'no seed selected'})")

@@ -4,7 +4,7 @@
 and its black-box partners, craft, evaluate white-box and black-box); ``python scripts/run.py
 experiment=<name>`` runs the protocol the experiment names (its ``protocol`` key) with the same
 overrides, so every protocol gets Hydra's multirun and launchers. ``plan_only=true`` lists what a
-run would train, craft and measure, and what the store already holds, then stops.
+run would train, craft and measure, then stops (it does not yet say what the store already holds).
 """
 from __future__ import annotations
 
@@ -45,8 +45,7 @@ def run_job(cfg: DictConfig, root: Path, config_dir: Path, overrides: list[str])
     """Run (or plan) the job ``cfg`` composed from ``overrides``; the summary to print ("" for none)."""
     run = validate(cfg)
     if run.protocol:
-        protocol = get_protocol(run.protocol)
-        protocol.check(run)
+        protocol = get_protocol(run.protocol)  # its plan checks its settings, before any work
         if run.plan_only:
             return format_plan(protocol.plan(overrides, config_dir))
         return protocol.summary(protocol.run(overrides, config_dir, root))
