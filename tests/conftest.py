@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
+from cxrbench.kit.compose import compose_job, config_groups
 from cxrbench.kit.config import RunConfig, validate
 from cxrbench.protocols import get_protocol
 
@@ -27,12 +26,10 @@ TINY = ["data.n_train=24", "data.n_val=12", "data.n_test=10", "data.test_positiv
 
 def compose_config(overrides: list[str], tmp: Path | None = None) -> RunConfig:
     """The real composed config (``configs/config.yaml``) with ``overrides``, validated as the entry does
-    (the schemas, then the settings of the protocol an experiment names)."""
+    (composed against the schemas as the preflight composes it, one-line errors included, then validated,
+    then the settings of the protocol an experiment names)."""
     extra = [f"paths.results_dir={tmp / 'results'}", f"paths.cache_dir={tmp / 'cache'}"] if tmp else []
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIGS)):
-        cfg = compose(config_name="config", overrides=overrides + extra)
-    GlobalHydra.instance().clear()
+    cfg = compose_job(CONFIGS, "config", overrides + extra, config_groups(CONFIGS), extend=False)
     run = validate(cfg)
     if run.protocol:
         get_protocol(run.protocol).check(run)

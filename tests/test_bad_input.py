@@ -107,9 +107,9 @@ def test_emptied_robust_variants_say_so(tmp_path, capsys):
 
 
 def test_the_readme_mapping_syntax_adds_a_recipe_to_robust_variants():
-    run = load_config(["robust.variants={paper:[irv2]}"], CONFIGS)
+    run = load_config(["experiment=robust_quick", "robust.variants={paper:[irv2]}"], CONFIGS)
     assert run.robust.variants == {"quick": ["irv2", "nasnet"], "adversarial": ["irv2"], "paper": ["irv2"]}
-    run = load_config(["robust.variants.paper=[nasnet]"], CONFIGS)  # one entry, dotted
+    run = load_config(["experiment=robust_quick", "robust.variants.paper=[nasnet]"], CONFIGS)  # one entry, dotted
     assert run.robust.variants["paper"] == ["nasnet"] and run.robust.variants["quick"] == ["irv2", "nasnet"]
 
 
@@ -122,4 +122,4 @@ def test_an_unknown_recipe_in_robust_variants_is_one_error(tmp_path, capsys):
 
 def test_run_py_explains_how_to_add_a_recipe_key():
     with pytest.raises(ConfigError, match=r"\+robust\.variants\.fancy=\[irv2\]"):
-        preflight(["robust.variants={fancy:[irv2]}"], CONFIGS)
+        preflight(["experiment=robust_quick", "robust.variants={fancy:[irv2]}"], CONFIGS)

@@ -121,7 +121,7 @@ def test_config_defaults_to_the_truth_and_the_papers_step_grid():
     for experiment in ("multilabel_quick", "multilabel_nih"):  # composed only: data=nih needs a data root
         ml = compose_raw([f"experiment={experiment}"], CONFIGS).multilabel
         assert ml.reference == "truth" and list(ml.steps) == [1, 5, 10, 25, 50]  # Ghamizi et al.'s grid
-    ml = validate(compose_raw(["task=multilabel"], CONFIGS)).multilabel
+    ml = validate(compose_raw(["task=multilabel", "multilabel=default"], CONFIGS)).multilabel
     assert (ml.reference, ml.steps, ml.k) == ("truth", [1, 5, 10, 25, 50], 3)
     for overrides, message in ((["multilabel.reference=clean"], "unknown multilabel.reference 'clean'"),
                                (["multilabel.risk_losses=[topk]"], "unknown multilabel risk loss 'topk'"),

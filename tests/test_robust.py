@@ -14,7 +14,7 @@ from cxrbench.protocols.paper.render import render_all
 from cxrbench.records.selection import select_records
 from cxrbench.protocols.robust.run import run_robust
 
-WALK = ["train.input_size=75", "robust.variants={quick:[irv2],adversarial:[irv2]}", "grid.poolings=[max]",
+WALK = ["robust=default", "train.input_size=75", "robust.variants={quick:[irv2],adversarial:[irv2]}", "grid.poolings=[max]",
         "robust.epsilons=[1,4]", "robust.iterations=2", "robust.images=6", "robust.attacks=[pgd,apgd]"]
 
 

@@ -1,12 +1,18 @@
 """Structured-config schemas: one dataclass per config group, the whole run in :class:`RunConfig`.
 
-The data group's schema belongs to its data source (:mod:`cxrbench.data`); :mod:`cxrbench.kit.config`
-validates a composed Hydra config against them all.
+Every schema is registered with Hydra's ConfigStore (:mod:`cxrbench.kit.config_store`), and each YAML
+option extends its group's schema through its defaults list, so Hydra types every node while it
+composes and an option states only what differs from the defaults here. A group's identity field
+(``name``, ``mode``) has no default: each option names itself, and the default option is chosen by
+``configs/config.yaml``'s defaults list alone. The data group's schema belongs to its data source
+(:mod:`cxrbench.data`); :mod:`cxrbench.kit.config` checks what the types cannot.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING
 
 
 def epsilon_label(value: float) -> str:
@@ -40,7 +46,7 @@ class AdversaryConfig:
     method: str = "none"
     epsilon: float = 2 / 255
     steps: int = 3
-    step_size: Optional[float] = None
+    step_size: Optional[float] = None   # None: 2.5 * epsilon / steps
     random_start: bool = True
 
     @property
@@ -61,42 +67,46 @@ class AdversaryConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = "nasnet"
-    channels: int = 1
-    input_size: int = 331
-    batch_size: int = 8
+    """One backbone (``configs/model/``): its registry name, native input size and batch size are its own."""
+
+    name: str = MISSING
+    channels: int = 1                  # 1: grayscale stem; 3: replicate the gray channel into an RGB stem
+    input_size: int = MISSING          # native size, used by train=paper
+    batch_size: int = MISSING          # its batch under train=paper (Taghanaki et al. 2018)
     checkpoint: Optional[str] = None   # evaluate this cxrbench checkpoint instead of training
-    weights: Optional[str] = None      # initialise from this local weights file, then train
+    weights: Optional[str] = None      # initialise from this local weights file (never downloaded), then train
 
 
 @dataclass
 class PoolingConfig:
-    mode: str = "max"
+    mode: str = MISSING                # max (as published) | avg (every internal max pool -> average pool)
 
 
 @dataclass
 class TrainConfig:
-    name: str = "quick"
-    optimizer: str = "adamw"
+    """A training recipe (``configs/train/``). Its fields and values key the checkpoints (``asdict``)."""
+
+    name: str = MISSING
+    optimizer: str = "adamw"           # adamw | sgd | rmsprop_tf
     lr: float = 1e-3
-    momentum: float = 0.9
+    momentum: float = 0.9              # also TF-slim's RMSProp momentum for these networks (train=paper)
     weight_decay: float = 1e-4
-    rmsprop_alpha: float = 0.9
-    rmsprop_eps: float = 1.0
-    schedule: str = "cosine"
+    rmsprop_alpha: float = 0.9         # RMSProp decay (train=paper)
+    rmsprop_eps: float = 1.0           # RMSProp epsilon (train=paper)
+    schedule: str = "cosine"           # cosine | step | constant
     warmup_steps: int = 0
-    decay_epochs: float = 4.0
+    decay_epochs: float = 4.0          # schedule=step: decay_rate every decay_epochs
     decay_rate: float = 0.94
-    epochs: Optional[int] = None
+    epochs: Optional[int] = None       # exactly one of epochs and max_steps
     max_steps: Optional[int] = None
-    eval_every: Optional[int] = None
+    eval_every: Optional[int] = None   # validation every N steps; None: every epoch
     batch_size: int = 16
     eval_batch_size: int = 64
-    input_size: int = 80
+    input_size: int = 80               # IRv2 needs >= 75 px; both architectures share it so adversarials transfer as-is
     image_size: Optional[int] = None   # the experiment's image space; None: input_size (see canonical_size)
     grad_clip: Optional[float] = None
     label_smoothing: float = 0.0
-    bn_recalibration_batches: int = 0
+    bn_recalibration_batches: int = 0  # precise BN: re-estimate BatchNorm on N training batches before each validation
     train_size: Optional[int] = None   # train on the first N of a seeded stratified order (nested subsets)
     adversary: AdversaryConfig = field(default_factory=AdversaryConfig)   # train=adversarial: PGD-AT
 
@@ -120,11 +130,11 @@ class AttackConfig:
     ``paper``'s keys). ``profile: auto`` picks ``paper`` under ``train=paper``, ``quick`` otherwise.
     """
 
-    name: str = "pgd"
-    profile: str = "auto"
+    name: str = MISSING
+    profile: str = "auto"          # auto: ``quick`` under train=quick, ``paper`` otherwise
     paper: Dict[str, Any] = field(default_factory=dict)
     quick: Dict[str, Any] = field(default_factory=dict)
-    chunk_size: int = 25           # images per stored chunk: the unit of resumption
+    chunk_size: int = 25           # images per stored chunk: the unit an interrupted run resumes from
 
     def resolved_profile(self, train_name: str) -> str:
         if self.profile != "auto":
@@ -169,7 +179,7 @@ class RobustConfig:
     """
 
     epsilons: List[float] = field(default_factory=lambda: [0.25, 0.5, 1.0, 2.0, 4.0, 8.0])  # in units of 1/255
-    attacks: List[str] = field(default_factory=lambda: ["pgd", "apgd"])
+    attacks: List[str] = field(default_factory=lambda: ["pgd", "apgd"])   # G2 PGD and APGD-CE, same ε and budget
     iterations: int = 100           # the step budget of every run (APGD-CE's standard 100)
     images: Optional[int] = 20      # test images (a seeded stratified prefix; null: all)
     variants: Dict[str, List[str]] = field(default_factory=lambda: {"quick": ["irv2", "nasnet"],
@@ -187,21 +197,23 @@ class StudyConfig:
     minimal-ε search. ``name`` chooses the tables that are rendered from the records.
     """
 
-    name: str = "budget"            # budget | confidence | train_size | resolution
+    name: str = MISSING             # budget | confidence | train_size | resolution
     variants: Dict[str, List[str]] = field(default_factory=lambda: {"quick": ["irv2"]})
     axis: Optional[str] = None      # a train option varied per variant: train_size or input_size
     values: List[int] = field(default_factory=list)
-    attack: str = "pgd"             # the fixed-ε attack (an iterative L∞ one that records its trajectory)
+    # The fixed-ε attack: an iterative L∞ one that records its trajectory (G2's run at one ε stops at the
+    # first adversarial iterate, no random start).
+    attack: str = "pgd"
     # The fixed-ε step as a fraction of ε, replacing the attack's own (G2: ε/30, which needs 30 steps
     # to reach the ball's edge). Budget-independent, so every budget is still a prefix of one run.
     rel_stepsize: float = 0.125
     epsilons: List[float] = field(default_factory=list)        # radii in units of 1/255
     epsilons_unit: List[float] = field(default_factory=list)   # radii in [0, 1] pixel units (Kovalev's grid)
-    iterations: int = 50            # steps of every fixed-ε run
+    iterations: int = 50            # steps of every fixed-ε run; every smaller budget is read off its trajectory
     report_iterations: List[int] = field(default_factory=lambda: [20])   # budgets the ε tables show
     images: Optional[int] = 50      # test images (a seeded stratified prefix; null: all)
     minimal: List[str] = field(default_factory=list)            # attacks whose minimal-ε search runs too
-    bins: int = 10                  # confidence bins over [0.5, 1]
+    bins: int = 10                  # confidence bins over [0.5, 1] (study=confidence)
 
     def radii(self) -> list[float]:
         """Every fixed ε in [0, 1] pixel units, ascending, without repeats."""
@@ -210,7 +222,7 @@ class StudyConfig:
 
 @dataclass
 class PathsConfig:
-    root: Optional[str] = None
+    root: Optional[str] = None      # None: the repository holding scripts/
     cache_dir: str = "data/cache"
     results_dir: str = "results"
 
@@ -232,12 +244,12 @@ class MultiLabelConfig:
     models: List[str] = field(default_factory=lambda: ["irv2", "nasnet", "xrv_densenet121"])
     epsilons: List[float] = field(default_factory=lambda: [0.5, 1.0, 2.0, 4.0, 8.0])   # in units of 1/255
     steps: List[int] = field(default_factory=lambda: [1, 5, 10, 25, 50])
-    loss: str = "bce"
+    loss: str = "bce"                # the untargeted loss: bce | mse | ordinal | topk
     reference: str = "truth"         # what the untargeted attack moves away from: truth | prediction
     k: int = 3                       # the k of the topk loss (the k-robust accuracy it attacks)
     rel_stepsize: float = 0.25       # the PGD step as a fraction of ε (fixed, so budgets share one run)
-    transfer: Dict[str, float] = field(default_factory=lambda: {"epsilon": 1.0, "steps": 25})
-    risk: Dict[str, float] = field(default_factory=lambda: {"epsilon": 1.0, "steps": 25})
+    transfer: Dict[str, float] = field(default_factory=lambda: {"epsilon": 1.0, "steps": 25})  # their Table 2
+    risk: Dict[str, float] = field(default_factory=lambda: {"epsilon": 1.0, "steps": 25})   # towards C(top clean label)
     risk_losses: List[str] = field(default_factory=lambda: ["mse", "bce", "ordinal"])
     images: Optional[int] = 32       # test images (a seeded stratified prefix; null: all)
 
@@ -247,27 +259,36 @@ class TaskConfig:
     """What the network predicts (``configs/task/``): ``binary`` (finding vs "No Finding", the
     paper's task) or ``multilabel`` (the 14 ChestX-ray14 findings, Ghamizi et al. 2022)."""
 
-    name: str = "binary"
-    phantom_label_sets: str = "phantom"   # the phantom's label sets the task needs (data.label_sets)
+    name: str = MISSING
+    # The phantom's label sets the task needs (data.label_sets): phantom, one to three of its six findings.
+    phantom_label_sets: str = "phantom"
 
 
 @dataclass
 class RunConfig:
-    data: Any
+    """The whole run: the root schema ``configs/config.yaml`` extends.
+
+    A protocol's settings block (``robust``, ``multilabel``, ``study``) is a config group of its own,
+    selected by the experiments that run the protocol and None otherwise, so a run carries and checks
+    only the settings it uses. Every dataclass-typed field is registered as a group schema
+    (:mod:`cxrbench.kit.config_store`): a new protocol's settings are its schema and one Optional field here.
+    """
+
+    data: Any                           # typed by the data source's schema (configs/data/<source>.yaml)
     model: ModelConfig
     pooling: PoolingConfig
     train: TrainConfig
     paths: PathsConfig = field(default_factory=PathsConfig)
     grid: GridConfig = field(default_factory=GridConfig)
-    robust: RobustConfig = field(default_factory=RobustConfig)
-    study: StudyConfig = field(default_factory=StudyConfig)
-    task: TaskConfig = field(default_factory=TaskConfig)
-    multilabel: MultiLabelConfig = field(default_factory=MultiLabelConfig)
-    attack: Optional[AttackConfig] = None
+    robust: Optional[RobustConfig] = None            # robust=default (experiment=robust_quick)
+    study: Optional[StudyConfig] = None              # study=<name> (experiment=study_<name>)
+    task: TaskConfig = MISSING                       # chosen in the defaults list (task=binary)
+    multilabel: Optional[MultiLabelConfig] = None    # multilabel=default (experiment=multilabel_*)
+    attack: Optional[AttackConfig] = None            # attack=<name>: craft, then white-box and black-box evaluation
     seed: int = 0
-    seeds: Optional[List[int]] = None   # a protocol's experiment once per seed (None: [seed])
-    protocol: Optional[str] = None      # the experiment's protocol (paper | robust | multilabel | studies); None: one run
+    seeds: Optional[List[int]] = None   # seeds=[0,1,2]: a protocol's experiment once per seed (None: [seed])
+    protocol: Optional[str] = None      # set by an experiment: paper | robust | multilabel | studies; None: one run
     plan_only: bool = False             # list what the run would train, craft and measure, then stop
-    device: str = "auto"
+    device: str = "auto"                # auto | cpu | cuda (auto: CUDA with AMP and channels_last when present)
     progress: bool = True
     deterministic: bool = True

@@ -1,30 +1,41 @@
-"""Config validation: every config group is checked against its schema before any work starts.
+"""Config validation: what the schemas' types cannot say, checked before any work starts.
 
-Hydra composes the YAML files; :func:`validate` then merges each group into its dataclass schema
-(:mod:`cxrbench.settings`, re-exported here; the data group's from its data source), so a misspelt
-key, a wrong type or an unknown choice fails with one line that lists what is valid. A protocol's
-settings block is typed here and checked by the protocol itself (``Protocol.check``), so a run
-checks only the settings it uses.
+Hydra composes ``configs/`` against the schemas registered by :mod:`cxrbench.kit.config_store`
+(:mod:`cxrbench.settings`, re-exported here; the data group's from its data source), so every node
+arrives typed and a misspelt key, a wrong type or an unknown option has already failed while composing
+(:mod:`cxrbench.kit.compose` makes that one line). :func:`validate` converts the composed config to
+:class:`RunConfig` and checks the rest: registry names, ranges, options that exclude each other, and
+keys that ``+key=value`` appended past the schemas. A protocol's settings block is present only when its
+experiment selects it and is checked by the protocol itself (``Protocol.check``).
 """
 from __future__ import annotations
 
+import copy
 import inspect
-from dataclasses import fields
+from dataclasses import asdict, fields, is_dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from cxrbench.attacks import get_attack_spec, list_attacks
 from cxrbench.data import data_source_class, list_data_sources
 from cxrbench.errors import ConfigError
+from cxrbench.kit.config_store import register_schemas
 from cxrbench.models import POOLING_MODES, list_models
 from cxrbench.models.init_weights import weights_problem
 from cxrbench.settings import (AttackConfig, GridConfig, ModelConfig, MultiLabelConfig, PathsConfig, PoolingConfig,
                                RobustConfig, RunConfig, StudyConfig, TaskConfig, TrainConfig)
 from cxrbench.tasks import get_task, list_tasks
 from cxrbench.training.adversarial import METHODS as ADVERSARIES
+
+__all__ = ["AttackConfig", "GridConfig", "ModelConfig", "MultiLabelConfig", "PathsConfig", "PoolingConfig",
+           "RobustConfig", "RunConfig", "StudyConfig", "TaskConfig", "TrainConfig", "check_positive", "check_seed",
+           "choose", "peer_config", "required_settings", "typed", "validate"]
 
 OPTIMIZERS = ("rmsprop_tf", "adamw", "sgd")
 SCHEDULES = ("step", "cosine", "constant")
@@ -45,10 +56,15 @@ def check_positive(value: Any, where: str, *, optional: bool = True) -> None:
 
 
 def typed(schema: type, node: Any, where: str):
+    """``node`` (a dict or config) merged into ``schema``; an unknown key or a wrong type is one line.
+
+    Only what Hydra did not compose against a schema needs it: a data option without its source's
+    schema in its defaults list, or a config built without Hydra.
+    """
     try:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), node))
     except OmegaConfBaseException as exc:
-        key = f"{where}.{exc.full_key}" if getattr(exc, "full_key", None) else where
+        key = f"{where}.{exc.full_key}" if getattr(exc, "full_key", None) and where else exc.full_key or where
         reason = str(getattr(exc, "msg", exc)).strip().splitlines()[0]
         if "not in" in reason:
             valid = ", ".join(f.name for f in fields(schema))
@@ -61,13 +77,62 @@ def choose(value: str, valid: tuple[str, ...], where: str) -> None:
         raise ConfigError(f"unknown {where} {value!r}; choose one of: {', '.join(valid)}")
 
 
-def _attack(node: Any) -> Optional[AttackConfig]:
+def required_settings(settings: Any, choice: str, experiment: str) -> Any:
+    """A protocol's settings block, or one line naming what selects it when the run has none.
+
+    Args:
+        settings: the block (None where the run leaves its group null).
+        choice: the group option that selects it, e.g. ``robust=default``.
+        experiment: an experiment whose defaults list selects it, e.g. ``robust_quick``.
+    """
+    if settings is None:
+        group = choice.split("=", 1)[0]
+        raise ConfigError(f"this protocol reads the {group} settings, which this run does not select ({group} is "
+                          f"null): experiment={experiment} selects them, as does {choice} on the command line")
+    return settings
+
+
+def _unknown_keys(node: DictConfig, where: str = "") -> None:
+    """Refuse keys no schema has: ``+key=value`` appends past a schema, and converting would drop them."""
+    schema = OmegaConf.get_type(node)
+    if is_dataclass(schema):
+        valid = sorted(f.name for f in fields(schema))
+        unknown = sorted(set(map(str, node.keys())) - set(valid))
+        if unknown and not where:
+            raise ConfigError(f"unknown top-level config keys {unknown}; valid keys: {', '.join(valid)}")
+        if unknown:
+            raise ConfigError(f"unknown config key '{where}.{unknown[0]}'; valid keys under '{where}': "
+                              f"{', '.join(valid)}")
+    for key in node:
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_none() and not child._is_missing():
+            _unknown_keys(child, f"{where}.{key}" if where else str(key))
+
+
+def _typed_run(cfg: DictConfig) -> RunConfig:
+    """The composed config as :class:`RunConfig`; the data block typed by its source's schema."""
+    node = cfg if OmegaConf.get_type(cfg) is RunConfig else None
+    try:
+        if node is None:  # not composed against the root schema (a config built by hand): type it here
+            node = OmegaConf.merge(OmegaConf.structured(RunConfig), {k: v for k, v in cfg.items() if k != "hydra"})
+        _unknown_keys(node)
+        run = OmegaConf.to_object(node)
+    except OmegaConfBaseException as exc:
+        reason = str(getattr(exc, "msg", exc)).strip().splitlines()[0]
+        where = f"'{exc.full_key}'" if getattr(exc, "full_key", None) else "the config"
+        raise ConfigError(f"invalid value for {where}: {reason}") from None
+    data = run.data if isinstance(run.data, dict) else asdict(run.data) if is_dataclass(run.data) else {}
+    choose(data.get("source"), tuple(list_data_sources()), "data source")
+    schema = data_source_class(data["source"]).schema
+    if not isinstance(run.data, schema):  # a data option that does not extend its source's schema
+        run.data = typed(schema, data, "data")
+    return run
+
+
+def _attack(attack: Optional[AttackConfig]) -> Optional[AttackConfig]:
     """The attack group, checked against the registry: name, profile and every parameter."""
-    if node is None:
+    if attack is None:
         return None
-    if not isinstance(node, dict):
-        raise ConfigError(f"attack must be chosen from the attack group (attack=pgd), got {node!r}")
-    attack = typed(AttackConfig, node, "attack")
     spec = get_attack_spec(attack.name)
     choose(attack.profile, ATTACK_PROFILES, "attack.profile")
     valid = ["images"] + [p for p in inspect.signature(spec.builder).parameters if p != "self"]
@@ -88,9 +153,8 @@ def _attack(node: Any) -> Optional[AttackConfig]:
     return attack
 
 
-def _grid(node: Any) -> GridConfig:
+def _grid(grid: GridConfig) -> GridConfig:
     """The experiment grid, every name checked against its registry."""
-    grid = typed(GridConfig, node, "grid")
     for name in grid.attacks:
         get_attack_spec(name)
     for name in grid.models:
@@ -105,35 +169,10 @@ def _grid(node: Any) -> GridConfig:
 
 
 def validate(cfg: DictConfig) -> RunConfig:
-    """Check the composed config against the schemas and return it typed."""
-    raw = OmegaConf.to_container(cfg, resolve=True)
-    raw.pop("hydra", None)
-    data = raw.get("data") or {}
-    source = data.get("source")
-    choose(source, tuple(list_data_sources()), "data source")
-    data_source = data_source_class(source)
-    top = {f.name for f in fields(RunConfig)}
-    unknown = sorted(set(raw) - top)
-    if unknown:
-        raise ConfigError(f"unknown top-level config keys {unknown}; valid keys: {', '.join(sorted(top))}")
-    run = RunConfig(
-        data=typed(data_source.schema, data, "data"),
-        model=typed(ModelConfig, raw.get("model", {}), "model"),
-        pooling=typed(PoolingConfig, raw.get("pooling", {}), "pooling"),
-        train=typed(TrainConfig, raw.get("train", {}), "train"),
-        paths=typed(PathsConfig, raw.get("paths", {}), "paths"),
-        grid=_grid(raw.get("grid", {})), robust=typed(RobustConfig, raw.get("robust") or {}, "robust"),
-        study=typed(StudyConfig, raw.get("study") or {}, "study"), task=typed(TaskConfig, raw.get("task", {}), "task"),
-        multilabel=typed(MultiLabelConfig, raw.get("multilabel") or {}, "multilabel"),
-        attack=_attack(raw.get("attack")), seed=raw.get("seed", 0), seeds=raw.get("seeds"),
-        device=raw.get("device", "auto"),
-        progress=raw.get("progress", True), deterministic=raw.get("deterministic", True),
-        protocol=raw.get("protocol"), plan_only=raw.get("plan_only", False),
-    )
-    if run.protocol is not None and not isinstance(run.protocol, str):
-        raise ConfigError(f"protocol must be a protocol's name (set by an experiment), got {run.protocol!r}")
-    if not isinstance(run.plan_only, bool):
-        raise ConfigError(f"plan_only must be true or false, got {run.plan_only!r}")
+    """Convert the composed config (typed by its schemas) and check what the types cannot; the typed run."""
+    run = _typed_run(cfg)
+    _attack(run.attack)
+    _grid(run.grid)
     choose(run.model.name, tuple(list_models()), "model")
     if run.model.checkpoint and run.model.weights:
         raise ConfigError("model.checkpoint (evaluate these trained weights) and model.weights (initialise, then "
@@ -143,7 +182,7 @@ def validate(cfg: DictConfig) -> RunConfig:
         if problem:
             raise ConfigError(problem)
     choose(run.pooling.mode, POOLING_MODES, "pooling")
-    data_source.check_config(run.data)
+    data_source_class(run.data.source).check_config(run.data)
     _task(run)
     choose(run.train.optimizer, OPTIMIZERS, "train.optimizer")
     choose(run.train.schedule, SCHEDULES, "train.schedule")
@@ -156,7 +195,7 @@ def validate(cfg: DictConfig) -> RunConfig:
         raise ConfigError("set exactly one of train.epochs and train.max_steps")
     check_seed(run.seed, "seed")
     if run.seeds is not None:
-        if not isinstance(run.seeds, list) or not run.seeds or len(set(map(str, run.seeds))) != len(run.seeds):
+        if not run.seeds or len(set(run.seeds)) != len(run.seeds):
             raise ConfigError(f"seeds must be a non-empty list of distinct seeds, e.g. seeds=[0,1,2]; got {run.seeds!r}")
         for i, value in enumerate(run.seeds):
             check_seed(value, f"seeds[{i}]")
@@ -186,18 +225,29 @@ def _task(run: RunConfig) -> None:
                           "experiment=multilabel_quick (PGD epsilon x steps grids, transfer, risk-targeted attacks)")
 
 
+@lru_cache(maxsize=None)
+def _model_option(model: str, config_dir: str) -> DictConfig:
+    """``configs/model/<model>.yaml`` composed alone (typed by the model schema through its defaults list)."""
+    register_schemas()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=config_dir):
+            return compose(config_name=None, overrides=[f"+model={model}"]).model
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def peer_config(cfg: DictConfig, model: str, config_dir: Any) -> RunConfig:
     """The same run with another architecture: the black-box partner of ``cfg``.
 
     The model group is swapped for ``configs/model/<model>.yaml`` (keeping the channel handling)
     before interpolations resolve, so ``train=paper`` picks up the peer's own input and batch size.
     """
-    node = OmegaConf.to_container(cfg, resolve=False)
-    node.pop("hydra", None)
-    path = Path(config_dir) / "model" / f"{model}.yaml"
-    if not path.exists():
+    if not (Path(config_dir) / "model" / f"{model}.yaml").exists():
         raise ConfigError(f"unknown model {model!r}; choose one of: {', '.join(list_models())}")
-    peer = OmegaConf.to_container(OmegaConf.load(path))
-    peer["channels"] = node["model"].get("channels", peer.get("channels"))
-    node["model"] = peer
-    return validate(OmegaConf.create(node))
+    peer = copy.deepcopy(cfg)
+    OmegaConf.set_readonly(peer, False)
+    channels = peer.model.channels
+    peer.model = copy.deepcopy(_model_option(model, str(Path(config_dir).resolve())))
+    peer.model.channels = channels
+    return validate(peer)

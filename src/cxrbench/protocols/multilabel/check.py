@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from cxrbench.attacks.multilabel import LOSSES, REFERENCES, UNTARGETED_ONLY
 from cxrbench.errors import ConfigError
-from cxrbench.kit.config import check_positive, choose
+from cxrbench.kit.config import check_positive, choose, required_settings
 from cxrbench.models import list_models
 from cxrbench.settings import MultiLabelConfig
 
 
-def check_multilabel(settings: MultiLabelConfig) -> None:
-    """The multi-label protocol: known models and losses, positive radii and budgets, both fixed budgets on the grid."""
-    ml = settings
+def check_multilabel(settings: MultiLabelConfig | None) -> None:
+    """The multi-label protocol: its settings present (multilabel=default), known models and losses, positive
+    radii and budgets, both fixed budgets on the grid."""
+    ml = required_settings(settings, "multilabel=default", "multilabel_quick")
     for name in ml.models:
         choose(name, tuple(list_models()), "model in multilabel.models")
     choose(ml.loss, tuple(LOSSES), "multilabel loss")

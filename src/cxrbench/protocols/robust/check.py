@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from cxrbench.attacks import get_attack_spec
 from cxrbench.errors import ConfigError
-from cxrbench.kit.config import check_positive, choose
+from cxrbench.kit.config import check_positive, choose, required_settings
 from cxrbench.models import list_models
 from cxrbench.settings import RobustConfig
 
 
-def check_robust(settings: RobustConfig) -> None:
-    """The robust table's settings: attacks that run at a fixed ε, positive budgets."""
-    robust = settings
+def check_robust(settings: RobustConfig | None) -> None:
+    """The robust table's settings: present (robust=default), attacks that run at a fixed ε, positive budgets."""
+    robust = required_settings(settings, "robust=default", "robust_quick")
     for name in robust.attacks:
         if not hasattr(get_attack_spec(name).builder, "run_fixed"):
             raise ConfigError(f"robust.attacks: {name!r} has no fixed-ε run; use L∞ iterative attacks (pgd, bim, apgd)")

@@ -5,15 +5,16 @@ from dataclasses import fields
 
 from cxrbench.attacks import get_attack_spec
 from cxrbench.errors import ConfigError
-from cxrbench.kit.config import check_positive, choose
+from cxrbench.kit.config import check_positive, choose, required_settings
 from cxrbench.models import list_models
 from cxrbench.protocols.studies.tables import list_studies
 from cxrbench.settings import StudyConfig, TrainConfig
 
 
-def check_study(settings: StudyConfig) -> None:
-    """A study's settings: a known study, a trajectory-recording attack, budgets within the run's steps."""
-    study = settings
+def check_study(settings: StudyConfig | None) -> None:
+    """A study's settings: present (study=<name>), a known study, a trajectory-recording attack, budgets
+    within the run's steps."""
+    study = required_settings(settings, "study=<name>", "study_budget")
     choose(study.name, tuple(list_studies()), "study.name")
     if not getattr(get_attack_spec(study.attack).builder, "trajectory", False):
         raise ConfigError(f"study.attack: {study.attack!r} records no per-step trajectory; use pgd or bim")
