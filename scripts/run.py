@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from cxrbench.app.preflight import preflight
 from cxrbench.app.run import hydra_job
 from cxrbench.errors import CxrBenchError
+from cxrbench.kit.config_store import register_schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -28,6 +29,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    register_schemas()  # config.yaml and every option extend schemas Hydra finds only in its ConfigStore
     try:
         preflight(sys.argv[1:], CONFIGS)
     except CxrBenchError as exc:

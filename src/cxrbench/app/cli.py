@@ -20,6 +20,7 @@ from cxrbench.app.preflight import preflight
 from cxrbench.app.report import report_main
 from cxrbench.app.run import hydra_job
 from cxrbench.errors import ConfigError, CxrBenchError
+from cxrbench.kit.config_store import register_schemas
 from cxrbench.protocols import get_protocol, list_protocols
 
 #: The checkout the package runs from: ``src/cxrbench/app/cli.py`` -> the folder holding ``configs/``.
@@ -36,6 +37,7 @@ def _run(argv: list[str]) -> int:
     if not (CONFIGS / "config.yaml").exists():
         raise ConfigError(f"no configs/ next to {ROOT / 'src'}: install cxrbench from its checkout with "
                           "pip install -e . and run it there")
+    register_schemas()  # config.yaml and every option extend schemas Hydra finds only in its ConfigStore
     preflight(argv, CONFIGS)
     sys.argv = ["cxrbench run", *argv]  # Hydra reads its overrides and flags from sys.argv
     _hydra_job()

@@ -13,9 +13,9 @@ from __future__ import annotations
 import copy
 import inspect
 from dataclasses import asdict, fields, is_dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -129,7 +129,7 @@ def _typed_run(cfg: DictConfig) -> RunConfig:
     return run
 
 
-def _attack(attack: Optional[AttackConfig]) -> Optional[AttackConfig]:
+def _attack(attack: AttackConfig | None) -> AttackConfig | None:
     """The attack group, checked against the registry: name, profile and every parameter."""
     if attack is None:
         return None
@@ -225,7 +225,7 @@ def _task(run: RunConfig) -> None:
                           "experiment=multilabel_quick (PGD epsilon x steps grids, transfer, risk-targeted attacks)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _model_option(model: str, config_dir: str) -> DictConfig:
     """``configs/model/<model>.yaml`` composed alone (typed by the model schema through its defaults list)."""
     register_schemas()
