@@ -268,6 +268,7 @@ class RunConfig:
     seeds: Optional[List[int]] = None   # a protocol's experiment once per seed (None: [seed])
     protocol: Optional[str] = None      # the experiment's protocol (paper | robust | multilabel | studies); None: one run
     plan_only: bool = False             # list what the run would train, craft and measure, then stop
+    throughput: Optional[str] = None    # a plan's rate file (images/s per network); None: results/throughput.json
     device: str = "auto"
     progress: bool = True
     deterministic: bool = True

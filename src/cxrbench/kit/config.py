@@ -129,6 +129,7 @@ def validate(cfg: DictConfig) -> RunConfig:
         device=raw.get("device", "auto"),
         progress=raw.get("progress", True), deterministic=raw.get("deterministic", True),
         protocol=raw.get("protocol"), plan_only=raw.get("plan_only", False),
+        throughput=raw.get("throughput"),
     )
     if run.protocol is not None and not isinstance(run.protocol, str):
         raise ConfigError(f"protocol must be a protocol's name (set by an experiment), got {run.protocol!r}")
