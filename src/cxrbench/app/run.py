@@ -71,7 +71,7 @@ def format_plan(plan: Plan, rates: Optional[Throughput] = None) -> str:
     lines.append(f"needs ({where}):")
     total, unpriced, scaled, todo = 0.0, [], set(), {}
     for work in plan.work:
-        seconds, bases = price(work.loads, rates)
+        seconds, bases = price(work.loads, rates) if work.priced else (None, set())
         scaled |= bases
         cost = "" if work.exists else f"  ~{_duration(seconds)}" if seconds is not None else "  cost ?"
         lines.append(f"  {work.kind:<6} [{'held' if work.exists else 'to do'}] {work.label}{cost}"

@@ -59,6 +59,7 @@ class Work:
     exists: bool | None
     loads: tuple[Load, ...] = ()
     basis: str = ""
+    priced: bool = True   # False: part of its cost is unknown, so no total is claimed for it
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ def crafting_work(cell: RunConfig, targets: list[RunConfig], paths: Paths, label
                  *evaluations)
     return Work("craft", f"{label}: {spec.paper_id} {spec.name} on {variant_of(cell)}, {n} images, tested on "
                          f"{len(targets)} models -> {directory.name}",
-                (directory / MANIFEST).is_file(), loads, basis)
+                (directory / MANIFEST).is_file(), loads, basis, priced=calls is not None)
 
 
 def fixed_budget_work(cfg: RunConfig, label: str, *, runs: int, images: int, gradients: int,
