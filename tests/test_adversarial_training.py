@@ -39,7 +39,7 @@ def test_bad_adversary_settings_fail_before_any_work(override, message):
 def test_standard_checkpoint_keys_ignore_the_adversary_and_adversarial_ones_include_it():
     model = create_model("irv2", "max", input_size=80)
     quick, adversarial = compose_config([]).train, compose_config(["train=adversarial"]).train
-    key = lambda train: checkpoint_key({"source": "phantom"}, "split", model, train, 0)  # noqa: E731
+    key = lambda train: checkpoint_key({"source": "phantom"}, "split", model.identity, train, 0)  # noqa: E731
     assert key(quick) == key(replace(quick, adversary=AdversaryConfig(epsilon=0.5)))  # unused settings
     assert key(adversarial) != key(quick)
     assert key(adversarial) != key(replace(adversarial, adversary=replace(adversarial.adversary, epsilon=4 / 255)))
@@ -75,7 +75,7 @@ def test_epsilon_labels():
 def test_adversarial_checkpoint_keys_carry_the_protocol_and_standard_keys_stay():
     model = create_model("irv2", "max", input_size=80)
     quick, adversarial = compose_config([]).train, compose_config(["train=adversarial"]).train
-    key = lambda train: checkpoint_key({"source": "phantom"}, "split", model, train, 0)  # noqa: E731
+    key = lambda train: checkpoint_key({"source": "phantom"}, "split", model.identity, train, 0)  # noqa: E731
     assert key(quick) == "554e971ccfe96a63"            # standard checkpoints keep the keys they were stored under
     assert key(adversarial) != "ecc7c7701a25d921"      # PGD-AT under protocol 1 (clean BN, clean-AUC selection)
     from cxrbench.training.adversarial import AT_PROTOCOL

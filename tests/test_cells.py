@@ -77,7 +77,7 @@ def test_quick_checkpoint_keys_do_not_depend_on_the_image_space_field_when_it_is
     wider = compose_config(["model=irv2", "train.image_size=96"])
     source = create_data_source(cfg.data, ROOT)
     model = create_model("irv2", "max", input_size=80)
-    keys = [checkpoint_key(source.description(), "split", model, c.train, 0) for c in (cfg, other, wider)]
+    keys = [checkpoint_key(source.description(), "split", model.identity, c.train, 0) for c in (cfg, other, wider)]
     assert keys[0] == keys[1] != keys[2]
 
 

@@ -289,6 +289,7 @@ class RunConfig:
     seeds: Optional[List[int]] = None   # seeds=[0,1,2]: a protocol's experiment once per seed (None: [seed])
     protocol: Optional[str] = None      # set by an experiment: paper | robust | multilabel | studies; None: one run
     plan_only: bool = False             # list what the run would train, craft and measure, then stop
+    throughput: Optional[str] = None    # a plan's rate file (images/s per network); None: results/throughput.json
     device: str = "auto"                # auto | cpu | cuda (auto: CUDA with AMP and channels_last when present)
     progress: bool = True
     deterministic: bool = True

@@ -4,12 +4,14 @@
 and its black-box partners, craft, evaluate white-box and black-box); ``python scripts/run.py
 experiment=<name>`` runs the protocol the experiment names (its ``protocol`` key) with the same
 overrides, so every protocol gets Hydra's multirun and launchers. ``plan_only=true`` lists what a
-run would train, craft and measure, then stops (it does not yet say what the store already holds).
+run would train, craft and measure, then stops: its trainings and attack runs, which of them the
+store already holds, and their cost at measured or stated rates (:mod:`cxrbench.kit.throughput`).
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Optional
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
@@ -17,6 +19,9 @@ from omegaconf import DictConfig
 from cxrbench.errors import CxrBenchError
 from cxrbench.kit.clean_run import run_clean
 from cxrbench.kit.config import RunConfig, peer_config, validate
+from cxrbench.kit.pipeline import resolve_paths
+from cxrbench.kit.planning import crafting_work, trainings
+from cxrbench.kit.throughput import Throughput, load_throughput, price
 from cxrbench.protocols import Plan, get_protocol
 from cxrbench.protocols.paper.attack import format_summary, run_attack
 
@@ -26,19 +31,66 @@ def job_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task)
 
 
-def single_plan(run: RunConfig) -> Plan:
+def single_plan(run: RunConfig, peers: list[RunConfig] = (), root: Optional[Path] = None) -> Plan:
     """What ``scripts/run.py`` without an experiment does: one model (and its partners under an attack)."""
-    models = [run.model.name] + ([m for m in run.grid.models if m != run.model.name] if run.attack else [])
+    models = [run, *peers] if run.attack else [run]
+    names = [m.model.name for m in models]
     items = [f"train or reuse {m}/{run.pooling.mode} ({run.train.name} recipe, seed {run.seed}), clean test pass"
-             for m in models]
+             for m in names]
     if run.attack is not None:
-        items += [f"craft {run.attack.name} on {m}, evaluate on {', '.join(models)}" for m in models]
-    return Plan("run", run, items)
+        items += [f"craft {run.attack.name} on {m}, evaluate on {', '.join(names)}" for m in names]
+    plan = Plan("run", run, items)
+    if root is not None:
+        paths = resolve_paths(run, root)
+        plan.work = trainings(models, paths) + ([crafting_work(m, models, paths, f"seed {m.seed}") for m in models]
+                                                if run.attack else [])
+    return plan
 
 
-def format_plan(plan: Plan) -> str:
-    """The plan as printed: a heading and one line per item."""
-    return "\n".join([f"plan ({plan.protocol}): {len(plan.items)} items", *(f"  {item}" for item in plan.items)])
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def rates_for(run: RunConfig, root: Path) -> Optional[Throughput]:
+    """The plan's rates: ``throughput=<file>``, else the store's ``throughput.json`` when it exists."""
+    paths = resolve_paths(run, root)
+    if run.throughput:
+        given = Path(run.throughput).expanduser()
+        return load_throughput(given if given.is_absolute() else paths.root / given)
+    default = paths.results / "throughput.json"
+    return load_throughput(default) if default.is_file() else None
+
+
+def format_plan(plan: Plan, rates: Optional[Throughput] = None) -> str:
+    """The plan as printed: its cells, then what they need, whether the store holds it, and what it costs."""
+    lines = [f"plan ({plan.protocol}): {len(plan.items)} items", *(f"  {item}" for item in plan.items)]
+    if not plan.work:
+        return "\n".join(lines)
+    where = f"rates {rates.kind} on {rates.device} ({rates.source})" if rates else \
+        "no rates: python benchmarks/throughput.py measures this machine, throughput=<file> states a target's"
+    lines.append(f"needs ({where}):")
+    total, unpriced, scaled, todo = 0.0, [], set(), {}
+    for work in plan.work:
+        seconds, bases = price(work.loads, rates) if work.priced else (None, set())
+        scaled |= bases
+        cost = "" if work.exists else f"  ~{_duration(seconds)}" if seconds is not None else "  cost ?"
+        lines.append(f"  {work.kind:<6} [{'held' if work.exists else 'to do'}] {work.label}{cost}"
+                     + (f"  ({work.basis})" if work.basis and not work.exists else ""))
+        if not work.exists:
+            todo[work.kind] = todo.get(work.kind, 0) + 1
+            if seconds is None:
+                unpriced.append(work.kind)
+            else:
+                total += seconds
+    held = sum(1 for w in plan.work if w.exists)
+    summary = ", ".join(f"{n} {kind}" for kind, n in todo.items()) or "nothing"
+    lines.append(f"to do: {summary} ({held} of {len(plan.work)} held in the store)"
+                 + (f"; about {_duration(total)} on {rates.device}" if rates and todo else ""))
+    if unpriced:
+        lines.append(f"  not priced: {len(unpriced)} items ({', '.join(sorted(set(unpriced)))}) without a rate "
+                     "or a measured per-image cost")
+    lines += [f"  {note}" for note in sorted(scaled)]
+    return "\n".join(lines)
 
 
 def run_job(cfg: DictConfig, root: Path, config_dir: Path, overrides: list[str]) -> str:
@@ -47,15 +99,15 @@ def run_job(cfg: DictConfig, root: Path, config_dir: Path, overrides: list[str])
     if run.protocol:
         protocol = get_protocol(run.protocol)  # its plan checks its settings, before any work
         if run.plan_only:
-            return format_plan(protocol.plan(overrides, config_dir))
+            return format_plan(protocol.plan(overrides, config_dir, root), rates_for(run, root))
         return protocol.summary(protocol.run(overrides, config_dir, root))
+    # The black-box partners: the other models of the grid (by default the paper's pair).
+    peers = [peer_config(cfg, m, config_dir) for m in run.grid.models if m != run.model.name] if run.attack else []
     if run.plan_only:
-        return format_plan(single_plan(run))
+        return format_plan(single_plan(run, peers, root), rates_for(run, root))
     if run.attack is None:
         run_clean(run, root)  # it prints the record's path
         return ""
-    # The black-box partners: the other models of the grid (by default the paper's pair).
-    peers = [peer_config(cfg, m, config_dir) for m in run.grid.models if m != run.model.name]
     records = run_attack(run, peers, root)
     return f"{format_summary(records)}\nrecords: {Path(records[0]['path']).parent}"
 

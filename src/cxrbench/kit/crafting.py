@@ -23,6 +23,7 @@ from cxrbench.kit.compose import compose_raw
 from cxrbench.kit.config import RunConfig, validate
 from cxrbench.kit.pipeline import Paths, Variant
 from cxrbench.kit.subsets import digest, image_set, test_subset
+from cxrbench.models.factory import ModelIdentity
 from cxrbench.records.manifest import git_state
 from cxrbench.runtime import Runtime
 
@@ -67,15 +68,25 @@ def attacked_view(variant: Variant, cfg: RunConfig) -> SubsetView:
     return test_subset(variant, cfg.attack.images(cfg.train.name), cfg.seed, setting=f"attack.{profile}.images")
 
 
+def crafted_key(cfg: RunConfig, attack: str, params: dict, source_key: str, identity: ModelIdentity,
+                images: dict) -> str:
+    """What names a crafted set: the source's weights and identity, the attack and its parameters, the images."""
+    # Random draws are keyed by image id, so the chunk size is no part of what is crafted.
+    return digest({"source": source_key, "model": identity.as_dict(), "attack": attack, "params": params,
+                   "images": images, "image_size": cfg.train.canonical_size, "seed": cfg.seed})
+
+
+def crafted_dir(paths: Paths, source_name: str, attack: str, key: str) -> Path:
+    """The folder of a crafted set (finished once it holds its manifest)."""
+    return paths.results / "adversarial" / f"{source_name}-{attack}-{key}"
+
+
 def ensure_crafted(cfg: RunConfig, spec: AttackSpec, params: dict, source: Variant, paths: Paths,
                    runtime: Runtime, log=print) -> CraftedSet:
     """Craft the attack on ``source`` unless a finished set with the same key exists."""
     view = attacked_view(source, cfg)
-    # Random draws are keyed by image id, so the chunk size is no part of what is crafted.
-    key = digest({"source": source.key, "model": source.model.identity.as_dict(), "attack": spec.name,
-                   "params": params, "images": image_set(view), "image_size": cfg.train.canonical_size,
-                   "seed": cfg.seed})
-    directory = paths.results / "adversarial" / f"{source.name}-{spec.name}-{key}"
+    key = crafted_key(cfg, spec.name, params, source.key, source.model.identity, image_set(view))
+    directory = crafted_dir(paths, source.name, spec.name, key)
     directory.mkdir(parents=True, exist_ok=True)
     with FileLock(str(directory / ".lock")):  # concurrent sweep jobs craft each set once
         done = finished_and_whole(directory, log)

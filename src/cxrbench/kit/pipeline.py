@@ -79,8 +79,12 @@ class Variant:
 
     @property
     def name(self) -> str:
-        base = f"{self.model.identity.model}-{self.model.identity.pooling}"
-        return base if self.regime == "standard" else f"{base}-{self.regime}"
+        return variant_name(self.model.identity.model, self.model.identity.pooling, self.regime)
+
+
+def variant_name(model: str, pooling: str, regime: str = "standard") -> str:
+    """How folders and records name a trained model: ``irv2-max``, ``irv2-max-pgd-at``."""
+    return f"{model}-{pooling}" if regime == "standard" else f"{model}-{pooling}-{regime}"
 
 
 def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -> Variant:

@@ -36,5 +36,10 @@ def test_subset(variant: Variant, images: int | None, seed: int, *, setting: str
 
 def image_set(view: SubsetView) -> dict:
     """How many images, how many with a finding, and a digest of exactly which ones."""
-    return {"n": len(view), "n_positive": int(np.sum(view.targets)),
-            "digest": hashlib.sha256("\n".join(view.ids).encode()).hexdigest()[:16]}
+    return image_set_of(list(view.ids), view.targets)
+
+
+def image_set_of(ids: list[str], targets) -> dict:
+    """:func:`image_set` of images given by their ids and targets (plans have no cached view)."""
+    return {"n": len(ids), "n_positive": int(np.sum(targets)),
+            "digest": hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]}

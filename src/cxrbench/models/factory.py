@@ -69,15 +69,26 @@ def create_model(name: str, pooling: str, *, input_size: int, channels: int = 1,
         channels: 1 for a grayscale stem, 3 to replicate the gray channel into an RGB stem.
         num_classes: two logits for the binary task; Foolbox needs two for a binary model.
     """
+    identity = model_identity(name, pooling, input_size=input_size, channels=channels, num_classes=num_classes)
+    spec = get_model_spec(name)
+    backbone = apply_pooling(spec.builder(num_classes, channels), pooling)
+    cfg = getattr(backbone, "pretrained_cfg", {}) or {}
+    mean, std = spec.mean or cfg.get("mean", (0.5,) * 3), spec.std or cfg.get("std", (0.5,) * 3)
+    return CXRClassifier(backbone, identity, mean, std)
+
+
+def model_identity(name: str, pooling: str, *, input_size: int, channels: int = 1,
+                   num_classes: int = 2) -> ModelIdentity:
+    """The identity :func:`create_model` gives such a model, without building it (plans key the store with it).
+
+    Raises:
+        ConfigError: an input size below the backbone's minimum, or a channel count other than 1 or 3.
+    """
     spec = get_model_spec(name)
     if input_size < spec.min_size:
         raise ConfigError(f"model {name} needs input_size >= {spec.min_size}, got {input_size}; "
                           f"raise train.input_size")
     if channels not in (1, 3):
         raise ConfigError(f"channels must be 1 or 3, got {channels}")
-    backbone = apply_pooling(spec.builder(num_classes, channels), pooling)
-    cfg = getattr(backbone, "pretrained_cfg", {}) or {}
-    mean, std = spec.mean or cfg.get("mean", (0.5,) * 3), spec.std or cfg.get("std", (0.5,) * 3)
-    identity = ModelIdentity(model=name, timm_name=spec.timm_name, pooling=pooling,
-                             input_size=input_size, channels=channels, num_classes=num_classes)
-    return CXRClassifier(backbone, identity, mean, std)
+    return ModelIdentity(model=name, timm_name=spec.timm_name, pooling=pooling, input_size=input_size,
+                         channels=channels, num_classes=num_classes)

@@ -17,17 +17,23 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from cxrbench.errors import ConfigError
+from cxrbench.kit.planning import Work
 
 Log = Callable[[str], None]
 
 
 @dataclass
 class Plan:
-    """What a protocol would do: the validated base config and one line per planned item."""
+    """What a protocol would do: the validated base config, one line per cell, and what the cells need.
+
+    ``work`` (trainings, crafted sets, attack runs, each with whether the store holds it and its image
+    passes) is filled when the plan is asked for with the project root, so it can look in the store.
+    """
 
     protocol: str
     base: Any
     items: list[str] = field(default_factory=list)
+    work: list[Work] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,12 @@ class Protocol(ABC):
         """Validate this protocol's settings of a typed run config; raise ConfigError on the first problem."""
 
     @abstractmethod
-    def plan(self, overrides: list[str], config_dir: Path) -> Plan:
-        """Compose and validate every cell's config; nothing is trained or written."""
+    def plan(self, overrides: list[str], config_dir: Path, root: Optional[Path] = None) -> Plan:
+        """Compose and validate every cell's config; nothing is trained or written.
+
+        With ``root`` (the project root the run would resolve its paths under) the plan also lists
+        its :class:`~cxrbench.kit.planning.Work`: which trainings and attack runs the store holds.
+        """
 
     #: ``runner(overrides, config_dir, root, log=...)``: measure every cell (reusing finished ones), render.
     runner: Callable[..., Any]

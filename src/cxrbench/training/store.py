@@ -12,7 +12,7 @@ from filelock import FileLock
 from cxrbench.data.datasets import DataBundle
 from cxrbench.errors import TrainingError
 from cxrbench.io import atomic_write_json, read_json
-from cxrbench.models.factory import CXRClassifier
+from cxrbench.models.factory import CXRClassifier, ModelIdentity
 from cxrbench.runtime import Runtime
 from cxrbench.settings import TrainConfig
 from cxrbench.tasks import Task, get_task
@@ -24,11 +24,11 @@ from cxrbench.training.loop import fit
 _TRAIN_KEYS_IGNORED = ("eval_batch_size",)
 
 
-def checkpoint_key(data_description: dict, split_digest: str, model: CXRClassifier, train: TrainConfig,
+def checkpoint_key(data_description: dict, split_digest: str, identity: ModelIdentity, train: TrainConfig,
                    seed: int, init: str | None = None, task: str = "binary") -> str:
     """Hash of (data, split, model variant, training recipe, seed; the initial weights' digest and the task if set)."""
     recipe = {k: v for k, v in asdict(train).items() if k not in _TRAIN_KEYS_IGNORED}
-    if train.canonical_size == model.identity.input_size:
+    if train.canonical_size == identity.input_size:
         # The images reach the network exactly as before the image space existed: keys, and the
         # checkpoints trained under them, stay valid.
         recipe.pop("image_size")
@@ -40,7 +40,7 @@ def checkpoint_key(data_description: dict, split_digest: str, model: CXRClassifi
         # The protocol (BatchNorm statistics, checkpoint selection) changes what an AT checkpoint is:
         # one trained under an older protocol must not be reused for this one.
         recipe["adversary"] = {**recipe["adversary"], "protocol": AT_PROTOCOL}
-    blob = {"data": data_description, "split": split_digest, "model": model.identity.as_dict(),
+    blob = {"data": data_description, "split": split_digest, "model": identity.as_dict(),
             "train": recipe, "seed": seed}
     if init is not None:  # from scratch: keys from before initial weights existed stay valid
         blob["init"] = init
@@ -48,6 +48,11 @@ def checkpoint_key(data_description: dict, split_digest: str, model: CXRClassifi
         blob["task"] = task
     blob = json.dumps(blob, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def checkpoint_dir(checkpoint_root: Path, identity: ModelIdentity, key: str) -> Path:
+    """Where the checkpoint of ``identity`` under ``key`` lives; it is finished once it holds ``done.json``."""
+    return Path(checkpoint_root) / f"{identity.model}-{identity.pooling}-{identity.input_size}px-{key}"
 
 
 @dataclass
@@ -70,8 +75,8 @@ def ensure_trained(model: CXRClassifier, data: DataBundle, train: TrainConfig, c
     """
     ident = model.identity
     task = task or get_task("binary")
-    key = checkpoint_key(data.description, data.split.digest(), model, train, seed, init, task.name)
-    directory = Path(checkpoint_root) / f"{ident.model}-{ident.pooling}-{ident.input_size}px-{key}"
+    key = checkpoint_key(data.description, data.split.digest(), ident, train, seed, init, task.name)
+    directory = checkpoint_dir(checkpoint_root, ident, key)
     directory.mkdir(parents=True, exist_ok=True)
     done = directory / "done.json"
     with FileLock(str(directory / ".lock")):

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
+
+from cxrbench.kit.pipeline import resolve_paths
+from cxrbench.kit.planning import crafting_work, trainings
 
 from cxrbench.protocols.base import Log, Plan, Protocol, RenderRequest
 from cxrbench.protocols.paper.experiment import format_report, plan, reproduce
@@ -17,11 +21,17 @@ class PaperProtocol(Protocol):
     runner = staticmethod(reproduce)
     reporter = staticmethod(format_report)
 
-    def plan(self, overrides: list[str], config_dir: Path) -> Plan:
+    def plan(self, overrides: list[str], config_dir: Path, root: Optional[Path] = None) -> Plan:
         base, cells = plan(overrides, config_dir)
-        return Plan(self.name, base, [f"seed {c.seed} {c.pooling} {c.attack}: crafted on and tested on "
-                                      f"{', '.join([c.cfg.model.name, *(p.model.name for p in c.peers)])}"
-                                      for c in cells])
+        out = Plan(self.name, base, [f"seed {c.seed} {c.pooling} {c.attack}: crafted on and tested on "
+                                     f"{', '.join([c.cfg.model.name, *(p.model.name for p in c.peers)])}"
+                                     for c in cells])
+        if root is not None:
+            paths = resolve_paths(base, root)
+            models = [[c.cfg, *c.peers] for c in cells]
+            out.work = trainings([m for group in models for m in group], paths) + [
+                crafting_work(m, group, paths, f"seed {m.seed}") for group in models for m in group]
+        return out
 
     def render(self, results: Path, request: RenderRequest, *, log: Log = print) -> dict[str, Path]:
         selected = selected_any(select_records(results, seed=request.seed, data=request.data, train=request.train,

@@ -161,14 +161,20 @@ def fixed_cell(target: Target, epsilon: float, paths: Paths, runtime: Runtime, c
     return {**write_record(record_path, record, paths.root), "reused": False}
 
 
+def minimal_config(cfg: RunConfig, name: str, config_dir: Path) -> RunConfig:
+    """``cfg`` with attack ``name`` (its own parameters) on the study's images: the crafted set a minimal cell reads."""
+    attack_cfg = validate(compose_raw([f"attack={name}"], config_dir)).attack
+    images = cfg.study.images
+    attack_cfg = replace(attack_cfg, paper={**attack_cfg.paper, "images": images},
+                         quick={**attack_cfg.quick, "images": images})
+    return replace(cfg, attack=attack_cfg)
+
+
 def minimal_cell(target: Target, name: str, paths: Paths, runtime: Runtime, config_dir: Path, *,
                  log: Callable[[str], None] = print) -> dict:
     """The attack's minimal-ε search on the study's images (the attack pipeline's crafted set)."""
     cfg, study = target.cfg, target.cfg.study
-    attack_cfg = validate(compose_raw([f"attack={name}"], config_dir)).attack
-    attack_cfg = replace(attack_cfg, paper={**attack_cfg.paper, "images": study.images},
-                         quick={**attack_cfg.quick, "images": study.images})
-    run_cfg = replace(cfg, attack=attack_cfg)
+    run_cfg = minimal_config(cfg, name, config_dir)
     spec = get_attack_spec(name)
     params = attack_parameters(run_cfg, spec)
     made = ensure_crafted(run_cfg, spec, params, target.variant, paths, runtime, log)
