@@ -76,7 +76,7 @@ def test_source_test_split_has_the_papers_composition():
 
 
 def test_nih_label_sets_follow_chestxray14s_joint_distribution():
-    from cxrbench.data.nih_label_sets import nih_finding_sets
+    from cxrbench.data.label_sets import nih_finding_sets
 
     sets = nih_finding_sets()
     assert sets.images == 51_759 and len(sets.sets) == len(set(sets.sets))

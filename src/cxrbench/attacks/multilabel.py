@@ -92,12 +92,13 @@ def untargeted_reference(reference: str, *, truth: np.ndarray, clean_probs: np.n
     Args:
         reference: ``truth`` (the ground-truth findings) or ``prediction`` (the clean prediction,
             probability ≥ the label's threshold).
-        truth: the images' ground-truth findings, 0/1.
+        truth: the images' ground-truth findings, 0/1 (-1, not labelled by the dataset, reads as
+            absent, as in the k-robust accuracies).
         clean_probs: their clean probabilities.
         thresholds: the per-label thresholds (validation split).
     """
     if reference == "truth":
-        return np.asarray(truth, dtype=np.float32)
+        return (np.asarray(truth) == 1).astype(np.float32)
     if reference == "prediction":
         return (np.asarray(clean_probs) >= np.asarray(thresholds)).astype(np.float32)
     raise ConfigError(f"unknown multi-label reference {reference!r}; choose one of: {', '.join(REFERENCES)}")

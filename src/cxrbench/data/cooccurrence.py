@@ -23,11 +23,16 @@ from cxrbench.errors import DataError
 
 
 def cooccurrence(labels: np.ndarray) -> np.ndarray:
-    """Pair counts of a multi-hot label matrix ``(images, labels)``; symmetric, marginals on the diagonal."""
+    """Pair counts of a multi-hot label matrix ``(images, labels)``; symmetric, marginals on the diagonal.
+
+    A -1 (not labelled by the dataset, :mod:`cxrbench.data.harmonise`) counts as absent: only findings
+    seen together are counted, so a label a dataset lacks has an all-zero row (every finding is then
+    equally improbable next to it).
+    """
     labels = np.asarray(labels)
-    if labels.ndim != 2 or not np.isin(labels, (0, 1)).all():
-        raise DataError(f"co-occurrence needs a 0/1 label matrix (images x labels), got shape {labels.shape}")
-    hot = labels.astype(np.int64)
+    if labels.ndim != 2 or not np.isin(labels, (0, 1, -1)).all():
+        raise DataError(f"co-occurrence needs a 0/1 label matrix (images x labels, -1 for not labelled), got shape {labels.shape}")
+    hot = (labels == 1).astype(np.int64)
     return hot.T @ hot
 
 

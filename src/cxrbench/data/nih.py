@@ -9,19 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
+from cxrbench.data.images import load_image  # noqa: F401  (ChestX-ray14's reader is the shared one)
 from cxrbench.data.labels import NIH_LABELS, NO_FINDING
-from cxrbench.errors import ConfigError, DataError
+from cxrbench.errors import DataError
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("Image Index", "Finding Labels", "Patient ID")
 
 _BUNDLED_NAME = "Data_Entry_2017_v2020.csv.gz"
 _CSV_PATTERNS = ("Data_Entry_2017*.csv", "Data_Entry_2017*.csv.gz")
-_IMAGE_FIX = "re-download it or remove its row from the CSV"
 _ROOT_HINT = "(the folder holding images_*/ or images/ and Data_Entry_2017.csv)"
-# Mode "I" is how older Pillow releases open 16-bit grayscale PNGs.
-_WIDE_GRAY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -216,49 +213,3 @@ def resolve_image_paths(index: dict[str, Path], image_ids: Sequence[str]) -> lis
             "listing only the images you have"
         )
     return [index[image_id] for image_id in image_ids]
-
-
-def _to_uint8(img: Image.Image) -> np.ndarray:
-    if img.mode == "L":
-        return np.asarray(img, dtype=np.uint8)
-    if img.mode in _WIDE_GRAY_MODES:
-        wide = np.clip(np.asarray(img).astype(np.int64), 0, 65535)
-        peak = int(wide.max())
-        if peak <= 255:
-            # 8-bit pixels stored in a 16-bit container: stretching would brighten them.
-            return wide.astype(np.uint8)
-        # Scale by the smallest bit depth that holds the data so 12-bit scans are not
-        # crushed into the bottom of the range, yet relative brightness is kept.
-        bits = next(b for b in (10, 12, 14, 16) if peak < 2**b)
-        return np.rint(wide * (255.0 / (2**bits - 1))).astype(np.uint8)
-    return np.asarray(img.convert("L"), dtype=np.uint8)
-
-
-def load_image(path: Path, size: int) -> np.ndarray:
-    """Read one X-ray as an 8-bit grayscale ``size`` x ``size`` array.
-
-    RGB(A) files are converted to luminance and 16-bit files are scaled down
-    to 0..255; resizing is bilinear with antialiasing.
-
-    Raises:
-        DataError: The file is missing, truncated or not an image.
-    """
-    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
-        raise ConfigError(f"image size must be a positive integer, got {size!r}; fix train.input_size")
-    path = Path(path)
-    try:
-        with Image.open(path) as img:
-            # Decoding is lazy: load() is what notices truncated or damaged data.
-            img.load()
-            pixels = _to_uint8(img)
-    except FileNotFoundError as exc:
-        raise DataError(f"image {path} does not exist; {_IMAGE_FIX}") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as exc:
-        raise DataError(f"corrupt image {path}: {_one_line(exc)}; {_IMAGE_FIX}") from exc
-    if pixels.shape != (size, size):
-        # PIL widens the bilinear kernel when shrinking, i.e. it antialiases.
-        resized = Image.fromarray(pixels).resize(
-            (size, size), Image.Resampling.BILINEAR, reducing_gap=None
-        )
-        pixels = np.asarray(resized, dtype=np.uint8)
-    return np.ascontiguousarray(pixels)

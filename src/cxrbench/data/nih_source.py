@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.data.labels import NIH_LABELS
-from cxrbench.data.nih import index_images, load_image, load_metadata, resolve_image_paths
+from cxrbench.data.nih import bundled_metadata_path, index_images, load_image, load_metadata, resolve_image_paths
 from cxrbench.data.sources import register_data_source
 from cxrbench.data.splits import Split, make_split
 from cxrbench.errors import ConfigError, DataError
@@ -67,6 +67,11 @@ class NihSource:
     @staticmethod
     def label_names(config: NihDataConfig) -> tuple[str, ...]:
         return NIH_LABELS
+
+    @staticmethod
+    def label_table() -> pd.DataFrame:
+        """The shipped metadata's table (torchxrayvision's copy; no root, no images): the phantom's label sets."""
+        return load_metadata(csv_path=bundled_metadata_path())
 
     def __init__(self, config, project_root: Path | None = None):
         self.config = config

@@ -17,7 +17,7 @@ from cxrbench.data.labels import NIH_FINDING_PREVALENCE, NIH_LABELS
 from cxrbench.data.phantom_signs import EXTRA_FINDINGS, extra_lesion_params, extra_sign
 from cxrbench.data.phantom_signs import smooth_noise as _smooth_noise
 from cxrbench.data.phantom_signs import soft as _soft
-from cxrbench.data.nih_label_sets import nih_finding_sets
+from cxrbench.data.label_sets import PHANTOM_SETS, finding_sets
 
 
 #: Findings of the binary phantom (``label_sets="phantom"``); each maps onto one ChestX-ray14 label.
@@ -26,8 +26,6 @@ PHANTOM_FINDINGS: tuple[str, ...] = (
 )
 # Relative frequency among positive cases, roughly following ChestX-ray14 counts.
 _FINDING_WEIGHTS = np.array([0.20, 0.15, 0.15, 0.22, 0.13, 0.15])
-#: How the label set of a case with findings is drawn (see :class:`PhantomParams`).
-LABEL_SETS = ("phantom", "nih")
 
 
 @dataclass(frozen=True)
@@ -40,8 +38,8 @@ class PhantomParams:
         noise: standard deviation of the quantum noise added to the final image.
         max_findings: upper bound on findings drawn for one positive case (``phantom`` label sets).
         label_sets: ``phantom`` (the binary task's default: one to three of the six
-            :data:`PHANTOM_FINDINGS`) or ``nih`` (the whole set drawn from ChestX-ray14's joint
-            distribution of finding sets over all 14 labels, :mod:`cxrbench.data.nih_label_sets`).
+            :data:`PHANTOM_FINDINGS`) or a registered dataset, e.g. ``nih`` (the whole set drawn from
+            that dataset's joint distribution of finding sets, :mod:`cxrbench.data.label_sets`).
     """
 
     prevalence: float = NIH_FINDING_PREVALENCE
@@ -92,8 +90,8 @@ def sample_case(rng: np.random.Generator, params: PhantomParams, positive: bool 
     if positive is None:
         positive = bool(rng.random() < params.prevalence)
     findings: list[str] = []
-    if positive and params.label_sets == "nih":
-        sets = nih_finding_sets()
+    if positive and params.label_sets != PHANTOM_SETS:
+        sets = finding_sets(params.label_sets)
         findings = list(sets.sets[int(rng.choice(len(sets.sets), p=sets.probabilities))])
     elif positive:
         k = int(rng.integers(1, params.max_findings + 1)) if rng.random() < 0.35 else 1

@@ -11,8 +11,10 @@ import pandas as pd
 
 from cxrbench.data.cache import to_uint8
 from cxrbench.data.labels import NIH_FINDING_PREVALENCE, NIH_LABELS
-from cxrbench.data.phantom import LABEL_SETS, PHANTOM_FINDINGS, PhantomParams, case_rng, generate, sample_case
-from cxrbench.data.sources import register_data_source
+from cxrbench.data.harmonise import UNLABELLED
+from cxrbench.data.label_sets import PHANTOM_SETS, check_label_sets, finding_sets
+from cxrbench.data.phantom import PHANTOM_FINDINGS, PhantomParams, case_rng, generate, sample_case
+from cxrbench.data.sources import data_source_class, register_data_source
 from cxrbench.data.splits import Split
 from cxrbench.errors import ConfigError
 
@@ -32,7 +34,7 @@ class PhantomDataConfig:
     lesion_contrast: float = 1.5
     noise: float = 0.02
     seed: int = 0
-    label_sets: str = "phantom"   # phantom: six findings (binary task); nih: ChestX-ray14's joint finding sets
+    label_sets: str = "phantom"   # phantom: six findings (binary task); a dataset (nih, chexpert...): its joint finding sets
 
 
 @register_data_source("phantom")
@@ -46,21 +48,22 @@ class PhantomSource:
 
     @staticmethod
     def check_config(config: PhantomDataConfig) -> None:
-        """The label sets are one the phantom draws."""
-        if config.label_sets not in LABEL_SETS:
-            raise ConfigError(f"unknown data.label_sets {config.label_sets!r}; choose one of: {', '.join(LABEL_SETS)}")
+        """The label sets are the phantom's own or a registered dataset's."""
+        check_label_sets(config.label_sets)
 
     @staticmethod
     def label_names(config: PhantomDataConfig) -> tuple[str, ...]:
-        """The findings the phantom's label sets name (the multi-label task needs all 14)."""
-        return NIH_LABELS if config.label_sets == "nih" else PHANTOM_FINDINGS
+        """The findings the phantom's label sets name: a dataset's label sets give what that dataset gives."""
+        if config.label_sets == PHANTOM_SETS:
+            return PHANTOM_FINDINGS
+        dataset = data_source_class(config.label_sets)
+        return dataset.label_names(dataset.schema()) if hasattr(dataset, "schema") else NIH_LABELS
 
     def __init__(self, config, project_root: Path | None = None):
         if not 0 <= config.test_positives <= config.n_test:
             raise ConfigError(f"data.test_positives={config.test_positives} must lie in [0, data.n_test]")
         self.config = config
-        if config.label_sets not in LABEL_SETS:
-            raise ConfigError(f"unknown data.label_sets {config.label_sets!r}; choose one of: {', '.join(LABEL_SETS)}")
+        check_label_sets(config.label_sets)
         self.params = PhantomParams(prevalence=config.prevalence, lesion_contrast=config.lesion_contrast,
                                     noise=config.noise, label_sets=config.label_sets)
 
@@ -108,6 +111,10 @@ class PhantomSource:
                 rows.append([image_id, _STREAMS[subset] * 10**7 + index, case.target, "|".join(case.findings) or "No Finding",
                              *case.label_vector()])
         table = pd.DataFrame(rows, columns=["image_id", "patient_id", "target", "finding_labels", *NIH_LABELS])
+        if self.config.label_sets != PHANTOM_SETS:
+            # Labels the dataset lacks are -1 here too, so the tasks see the dataset's own gaps.
+            lacking = [n for n in NIH_LABELS if n not in finding_sets(self.config.label_sets).labelled]
+            table[lacking] = UNLABELLED
         return table.set_index("image_id", drop=False)
 
     def table(self) -> pd.DataFrame:

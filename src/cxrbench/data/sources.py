@@ -14,7 +14,11 @@ class DataSource(Protocol):
     """What the pipeline needs from a dataset.
 
     ``table`` has one row per image with ``image_id``, ``patient_id``, ``target``
-    and one int column per ChestX-ray14 label; ``loader`` returns a function that
+    and one int column per ChestX-ray14 label: 1 present, 0 absent, -1 not labelled
+    by this dataset (a label it lacks, or one it withholds for that image, e.g.
+    CheXpert's uncertain mentions under ``data.uncertain=ignore``); the multi-label
+    loss and ROC-AUC skip -1 entries, the k-robust metrics count them as absent
+    (:mod:`cxrbench.data.harmonise`). ``loader`` returns a function that
     renders row ``i`` of ``ids`` as a uint8 ``(size, size)`` image; ``processes``
     processes, each on ``workers`` threads, call it while the cache is built (more
     than one process: the loader must pickle).

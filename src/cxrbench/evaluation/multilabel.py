@@ -20,6 +20,11 @@ indices of the k largest entries of ``v`` (ties by label order).
 * Per-label ROC-AUC over the images, and their macro mean over the labels where both classes occur.
 * MSE and BCE of the adversarial against the clean output: ``mean_j (p_adv - p_clean)^2`` and
   ``-mean_j [p_clean log p_adv + (1 - p_clean) log(1 - p_adv)]``, averaged over images.
+* Labels a dataset does not provide are -1 in ``truth`` (:mod:`cxrbench.data.harmonise`). ROC-AUC
+  skips them per label (a label with no labelled image has no AUC); the k-robust accuracies, MLACC
+  and the frequency prior read them as "not a present finding" (``truth == 1`` is the finding set),
+  so an unlabelled finding a model ranks high costs it a place, as an absent one does. With no -1
+  every metric is what it was.
 * MLACC (Godbole & Sarawagi 2004): ``|Ŷ ∩ Y| / |Ŷ ∪ Y|`` of the thresholded prediction ``Ŷ`` and a
   reference set ``Y`` (ground truth, or an attack's target); 1 when both are empty.
 * Ordinal loss: the order of the target values is what matters (their section 6, citing Frank &
@@ -39,6 +44,11 @@ from cxrbench.errors import DataError
 _EPS = 1e-7
 
 
+def present(truth: np.ndarray) -> np.ndarray:
+    """The findings set of each image as booleans: 1 is present; 0 and -1 (not labelled) are not."""
+    return np.asarray(truth) == 1
+
+
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k largest scores per row (ties broken by label order)."""
     return np.argsort(-np.asarray(scores), axis=1, kind="stable")[:, :k]
@@ -56,7 +66,7 @@ class KAccuracy:
 
 def k_accuracy(probs: np.ndarray, truth: np.ndarray, k: int) -> KAccuracy:
     """``mean_x |top_k(p) ∩ P| / min(k, |P|)`` over the images with at least one finding ``P``."""
-    kept = np.asarray(truth).astype(bool).any(axis=1)
+    kept = present(truth).any(axis=1)
     per_image = k_scores(probs, truth, (k,))[kept, 0]
     value = float(per_image.mean()) if per_image.size else float("nan")
     return KAccuracy(value, per_image, int(kept.sum()), int((~kept).sum()))
@@ -68,7 +78,7 @@ def k_scores(probs: np.ndarray, truth: np.ndarray, ks: tuple[int, ...], *, paper
     ``paper=False``: ``|top_k(p) ∩ P| / min(k, |P|)`` (0 for an image without finding, which
     :func:`k_accuracy` leaves out); ``paper=True``: Definition 1's ``|top_k(p) ∩ top_k(y)| / k``.
     """
-    truth = np.asarray(truth).astype(bool)
+    truth = present(truth)
     columns = []
     for k in ks:
         picked = top_k(probs, k)
@@ -94,12 +104,13 @@ def k_accuracy_paper(probs: np.ndarray, truth: np.ndarray, k: int) -> float:
 def frequency_prior(train_labels: np.ndarray) -> np.ndarray:
     """Per label the share of training images that carry it: the constant no-information ranking.
 
-    Ranked by :func:`top_k` (ties by label order), the same for every image and under any attack.
+    Ranked by :func:`top_k` (ties by label order), the same for every image and under any attack. A -1
+    (not labelled) counts as not carrying it, as in the k-robust accuracies the prior is compared with.
     """
-    labels = np.asarray(train_labels, dtype=np.float64)
+    labels = np.asarray(train_labels)
     if labels.ndim != 2 or not len(labels):
         raise DataError(f"the prior needs a non-empty (images x labels) training label matrix, got {labels.shape}")
-    return labels.mean(axis=0)
+    return present(labels).mean(axis=0)
 
 
 def k_consistency(clean_probs: np.ndarray, adv_probs: np.ndarray, k: int) -> float:
@@ -109,14 +120,19 @@ def k_consistency(clean_probs: np.ndarray, adv_probs: np.ndarray, k: int) -> flo
 
 
 def per_label_auc(probs: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """ROC-AUC of every label (NaN where the images hold only one class of it)."""
-    truth = np.asarray(truth)
-    return np.array([roc_auc_score(truth[:, j], probs[:, j]) if 0 < truth[:, j].sum() < len(truth) else np.nan
-                     for j in range(truth.shape[1])])
+    """ROC-AUC of every label over its labelled images (NaN where they hold only one class, or none)."""
+    truth, probs = np.asarray(truth), np.asarray(probs)
+    out = np.full(truth.shape[1], np.nan)
+    for j in range(truth.shape[1]):
+        labelled = truth[:, j] >= 0
+        positives = int((truth[labelled, j] == 1).sum())
+        if 0 < positives < int(labelled.sum()):
+            out[j] = roc_auc_score(truth[labelled, j], probs[labelled, j])
+    return out
 
 
 def macro_auc(probs: np.ndarray, truth: np.ndarray) -> float:
-    """Mean per-label ROC-AUC over the labels where both classes occur."""
+    """Mean per-label ROC-AUC over the labels whose labelled images hold both classes."""
     aucs = per_label_auc(probs, truth)
     return float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
 
@@ -135,6 +151,6 @@ def output_bce(adv_probs: np.ndarray, clean_probs: np.ndarray) -> float:
 
 def mlacc(predicted: np.ndarray, reference: np.ndarray) -> float:
     """``mean_x |Ŷ ∩ Y| / |Ŷ ∪ Y|`` of two 0/1 label matrices (1 where both sets are empty)."""
-    predicted, reference = np.asarray(predicted).astype(bool), np.asarray(reference).astype(bool)
+    predicted, reference = np.asarray(predicted).astype(bool), present(reference)
     inter, union = (predicted & reference).sum(axis=1), (predicted | reference).sum(axis=1)
     return float(np.mean(np.where(union > 0, inter / np.maximum(union, 1), 1.0)))

@@ -31,11 +31,15 @@ LABELS = [f"y_{name}" for name in NIH_LABELS]
 
 
 def youden_thresholds(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Per label the probability threshold with the largest TPR - FPR (0.5 where one class only)."""
+    """Per label the probability threshold with the largest TPR - FPR (0.5 where one class only).
+
+    Only the images that label is labelled for count (-1: not labelled by the dataset).
+    """
     out = np.full(labels.shape[1], 0.5)
     for j in range(labels.shape[1]):
-        if 0 < labels[:, j].sum() < len(labels):
-            fpr, tpr, cuts = roc_curve(labels[:, j], probs[:, j])
+        seen = labels[:, j] >= 0
+        if 0 < (labels[seen, j] == 1).sum() < seen.sum():
+            fpr, tpr, cuts = roc_curve(labels[seen, j], probs[seen, j])
             best = int(np.argmax((tpr - fpr)[1:])) + 1  # the first cut is +inf: nothing predicted
             out[j] = float(cuts[best])
     return out
@@ -145,7 +149,7 @@ def evaluate_clean_multilabel(cfg, variant, paths, runtime, *, wall: float, log=
     thresholds = thresholds_of(table)
     test = table[table["split"] == "test"]
     probs, labels = test[PROBS].to_numpy(), test[LABELS].to_numpy()
-    metrics = {**summarize(probs, labels, thresholds), "n": len(test), "n_positive": int(labels.any(1).sum())}
+    metrics = {**summarize(probs, labels, thresholds), "n": len(test), "n_positive": int((labels == 1).any(1).sum())}
     base = record_base(cfg, variant, runtime, {**metrics, "auc": metrics["macro_auc"]},
                        wall=wall, per_sample=predictions_path(variant))
     record = MultiLabelRecord(**base, evaluation="clean", source=variant.model.identity.model,

@@ -98,7 +98,7 @@ def _cell(paths, source: Model, target: Model, evaluation: str, loss: str, epsil
     n = len(target.view)
     # ``accuracy`` (MLACC vs the findings) and ``auc`` are over all n images, as ``images`` says.
     base = record_base(target.cfg, target.variant, runtime,
-                       {**metrics, "n": n, "n_positive": int(target.labels.any(1).sum()), "auc": metrics["macro_auc"]},
+                       {**metrics, "n": n, "n_positive": int((target.labels == 1).any(1).sum()), "auc": metrics["macro_auc"]},
                        wall=wall, per_sample=table_path.relative_to(paths.results))
     record = MultiLabelRecord(
         **base, evaluation=evaluation, reference=params.get("reference", ""), source=source.name,
