@@ -20,7 +20,7 @@ from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.predict import predict_proba
 from cxrbench.io import atomic_write, check_writable, file_sha256, read_table
 from cxrbench.kit.config import RunConfig, TrainConfig
-from cxrbench.models import create_model
+from cxrbench.models import create_model, get_model_spec
 from cxrbench.models.factory import CXRClassifier
 from cxrbench.models.init_weights import initialise_from
 from cxrbench.records.schema import CleanRecord
@@ -89,6 +89,9 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
     if hasattr(source, "check_root"):
         source.check_root()  # fail on a missing data root before any work
     task = get_task(cfg.task.name)
+    spec = get_model_spec(cfg.model.name)
+    if spec.loader is not None:
+        return _loaded_variant(cfg, spec.loader, source, task, paths, runtime, log)
     model = create_model(cfg.model.name, cfg.pooling.mode, input_size=cfg.train.input_size,
                          channels=cfg.model.channels, num_classes=task.num_classes)
     given = Path(cfg.model.checkpoint).expanduser() if cfg.model.checkpoint else None
@@ -123,6 +126,23 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
         f"{ident.input_size}px (best val AUC {training['best_val_auc']:.3f} at step {training['best_step']}, "
         f"{training['train_seconds']:.0f} s of training) -> {trained.directory}")
     return Variant(trained.model, data, trained.key, split_digest, training, regime)
+
+
+def _loaded_variant(cfg: RunConfig, loader, source, task, paths: Paths, runtime: Runtime, log) -> Variant:
+    """A model the user brings (``model=external``): read from its file, never trained.
+
+    Its validation split is built too: the multi-label evaluation chooses its thresholds there.
+    """
+    loaded = loader(cfg.model, task=task.name, labels=tuple(type(source).label_names(cfg.data)),
+                    num_classes=task.num_classes)
+    data = build_data(source, cfg.train.canonical_size, paths.cache, progress=cfg.progress, subsets=("val", "test"))
+    split_digest = data.split.write(paths.splits / f"{data.split.name}-{data.split.seed}.csv")
+    ext = loaded.description
+    missing = f", missing labels: {', '.join(ext['missing_labels'])}" if ext.get("missing_labels") else ""
+    log(f"model: external {ext['format']} {ext.get('file', '(module)')} sha256 {ext['sha256'][:16]}, not trained "
+        f"({ext['output']}, normalise {ext['normalise']}, {ext['input_size']}px{missing})")
+    return Variant(runtime.prepare(loaded.model), data, loaded.key, split_digest,
+                   {"external": ext, "reused": True}, cfg.train.adversary.regime())
 
 
 def training_subset(train: TrainConfig, data: DataBundle, seed: int) -> tuple[TrainConfig, DataBundle]:

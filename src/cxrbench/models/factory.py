@@ -70,6 +70,9 @@ def create_model(name: str, pooling: str, *, input_size: int, channels: int = 1,
         num_classes: two logits for the binary task; Foolbox needs two for a binary model.
     """
     spec = get_model_spec(name)
+    if spec.builder is None:
+        raise ConfigError(f"model {name} is loaded from a file you bring, never built from scratch; "
+                          "see docs/external-models.md")
     if input_size < spec.min_size:
         raise ConfigError(f"model {name} needs input_size >= {spec.min_size}, got {input_size}; "
                           f"raise train.input_size")
