@@ -66,6 +66,11 @@ def resolve_paths(cfg: RunConfig, default_root: Path) -> Paths:
     return Paths(root=root, cache=under_root(cfg.paths.cache_dir), results=under_root(cfg.paths.results_dir))
 
 
+#: The splits the evaluation of an untrained variant reads, per task: the binary task's the test split; the
+#: multi-label task's thresholds come from the validation split and its frequency prior from the training labels.
+EVALUATION_SUBSETS = {"binary": ("test",), "multilabel": ("train", "val", "test")}
+
+
 @dataclass
 class Variant:
     """A model variant ready for evaluation: trained (or reused) weights and its data."""
@@ -129,13 +134,11 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
 
 
 def _loaded_variant(cfg: RunConfig, loader, source, task, paths: Paths, runtime: Runtime, log) -> Variant:
-    """A model the user brings (``model=external``): read from its file, never trained.
-
-    Its validation split is built too: the multi-label evaluation chooses its thresholds there.
-    """
+    """A model the user brings (``model=external``): read from its file, never trained."""
     loaded = loader(cfg.model, task=task.name, labels=tuple(type(source).label_names(cfg.data)),
                     num_classes=task.num_classes)
-    data = build_data(source, cfg.train.canonical_size, paths.cache, progress=cfg.progress, subsets=("val", "test"))
+    data = build_data(source, cfg.train.canonical_size, paths.cache, progress=cfg.progress,
+                      subsets=EVALUATION_SUBSETS[task.name])
     split_digest = data.split.write(paths.splits / f"{data.split.name}-{data.split.seed}.csv")
     ext = loaded.description
     missing = f", missing labels: {', '.join(ext['missing_labels'])}" if ext.get("missing_labels") else ""

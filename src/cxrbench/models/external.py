@@ -19,13 +19,25 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from cxrbench.errors import CheckpointError
 from cxrbench.io import file_sha256
 from cxrbench.models.external_check import check_external
-from cxrbench.models.external_head import NORMALISATIONS, PER_LABEL, OutputHead, map_labels, output_count
-from cxrbench.models.external_source import ARCH_LABELS, build_arch, provided, read_state_dict, read_torchscript
+from cxrbench.models.external_head import (
+    NORMALISATIONS,
+    PER_LABEL,
+    OutputHead,
+    map_labels,
+    output_count,
+)
+from cxrbench.models.external_source import (
+    ARCH_LABELS,
+    build_arch,
+    provided,
+    read_state_dict,
+    read_torchscript,
+)
 from cxrbench.models.factory import CXRClassifier, ModelIdentity
 from cxrbench.models.registry import ModelSpec, register_model
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from cxrbench.errors import ConfigError
 from cxrbench.models.external_head import NORMALISATIONS, OUTPUTS, PER_LABEL, map_labels
-from cxrbench.models.external_source import ARCH_LABELS, is_provided, known_arch
+from cxrbench.models.external_source import ARCH_LABELS, ARCH_OUTPUT, is_provided, known_arch
 
 FORMATS = ("torchscript", "state_dict", "module")
 
@@ -47,6 +47,10 @@ def _check_source(model: Any) -> None:
 def _check_outputs(model: Any, task: str, labels: tuple[str, ...]) -> None:
     """The declared outputs can give the task what it needs; missing labels are an error for the multi-label task."""
     _choose(model.output, OUTPUTS, "output")
+    fixed = ARCH_OUTPUT.get(model.arch or "")
+    if fixed and model.output != fixed:
+        raise ConfigError(f"model.arch={model.arch} is built with its calibration (op_threshs) and sigmoid switched "
+                          f"off, so it returns {fixed}: set model.output={fixed}")
     if model.output not in PER_LABEL:
         if model.labels is not None:
             raise ConfigError(f"model.labels names per-label outputs, but model.output={model.output}; drop "
@@ -60,7 +64,7 @@ def _check_outputs(model: Any, task: str, labels: tuple[str, ...]) -> None:
     if not names:
         raise ConfigError(f"model.output={model.output} needs model.labels, one name per output in order (the "
                           f"data's are: {', '.join(labels)})")
-    if len(set(n for n in names if n)) != len([n for n in names if n]):
+    if len({n for n in names if n}) != len([n for n in names if n]):
         raise ConfigError(f"model.labels names a label twice: {names}")
     mapping = map_labels(names, labels)
     if task != "binary" and mapping.missing:

@@ -10,13 +10,14 @@ its raw classifier logits; the thresholds found are reported, never applied.
 from __future__ import annotations
 
 import hashlib
+import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import timm
 import torch
-import torch.nn as nn
 import torchxrayvision as xrv
+from torch import nn
 
 from cxrbench.errors import CheckpointError
 
@@ -35,6 +36,8 @@ def _xrv_densenet(n_out: int, channels: int) -> nn.Module:
 ARCHS: dict[str, Callable[[int, int], nn.Module]] = {"xrv.densenet121": _xrv_densenet}
 #: Their own output names (torchxrayvision's 18 pathologies), used when ``model.labels`` is not given.
 ARCH_LABELS: dict[str, tuple[str, ...]] = {"xrv.densenet121": tuple(xrv.models.DenseNet.targets)}
+#: What they return as cxrbench builds them: torchxrayvision's raw classifier logits (calibration and sigmoid off).
+ARCH_OUTPUT: dict[str, str] = {"xrv.densenet121": "label_logits"}
 
 
 def known_arch(arch: str) -> bool:
@@ -100,12 +103,11 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     state = {}
     for name, tensor in payload.items():
         for prefix in _PREFIXES:
-            if name.startswith(prefix):
-                name = name[len(prefix):]
+            name = name.removeprefix(prefix)
         state[name] = tensor
     threshs = state.pop("op_threshs", None)
     return state, {"op_threshs": None if threshs is None else {
-        "switched_off": True, "values": [None if v != v else v for v in threshs.tolist()]}}
+        "switched_off": True, "values": [None if math.isnan(v) else v for v in threshs.tolist()]}}
 
 
 def build_arch(arch: str, state: dict[str, torch.Tensor], *, n_out: int, channels: int, path: Path) -> nn.Module:
