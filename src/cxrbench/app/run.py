@@ -8,8 +8,10 @@ run would train, craft and measure, then stops (it does not yet say what the sto
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
@@ -41,23 +43,39 @@ def format_plan(plan: Plan) -> str:
     return "\n".join([f"plan ({plan.protocol}): {len(plan.items)} items", *(f"  {item}" for item in plan.items)])
 
 
-def run_job(cfg: DictConfig, root: Path, config_dir: Path, overrides: list[str]) -> str:
-    """Run (or plan) the job ``cfg`` composed from ``overrides``; the summary to print ("" for none)."""
+def execute(cfg: DictConfig, root: Path, config_dir: Path, overrides: list[str], *,
+            log: Callable[[str], None] = print) -> tuple[str, list[dict]]:
+    """Run (or plan) the job ``cfg`` composed from ``overrides``: the summary to print ("" for none) and its records.
+
+    The one code path of ``scripts/run.py`` and :func:`cxrbench.app.api.benchmark`.
+    """
     run = validate(cfg)
     if run.protocol:
         protocol = get_protocol(run.protocol)  # its plan checks its settings, before any work
         if run.plan_only:
-            return format_plan(protocol.plan(overrides, config_dir))
-        return protocol.summary(protocol.run(overrides, config_dir, root))
+            return format_plan(protocol.plan(overrides, config_dir)), []
+        report = protocol.run(overrides, config_dir, root, log=log)
+        return protocol.summary(report), _records_of(report)
     if run.plan_only:
-        return format_plan(single_plan(run))
+        return format_plan(single_plan(run)), []
     if run.attack is None:
-        run_clean(run, root)  # it prints the record's path
-        return ""
+        return "", [run_clean(run, root, log=log)]  # it prints the record's path
     # The black-box partners: the other models of the grid (by default the paper's pair).
     peers = [peer_config(cfg, m, config_dir) for m in run.grid.models if m != run.model.name]
-    records = run_attack(run, peers, root)
-    return f"{format_summary(records)}\nrecords: {Path(records[0]['path']).parent}"
+    records = run_attack(run, peers, root, log=log)
+    return f"{format_summary(records)}\nrecords: {Path(records[0]['path']).parent}", records
+
+
+def _records_of(report: Any) -> list[dict]:
+    """A protocol report's records: the paper protocol lists their files, the others hold them."""
+    if isinstance(report, dict):
+        return list(report["records"])
+    return [json.loads(Path(path).read_text()) for path in report.records]
+
+
+def run_job(cfg: DictConfig, root: Path, config_dir: Path, overrides: list[str]) -> str:
+    """Run (or plan) the job ``cfg`` composed from ``overrides``; the summary to print ("" for none)."""
+    return execute(cfg, root, config_dir, overrides)[0]
 
 
 def hydra_job(cfg: DictConfig, root: Path, config_dir: Path) -> None:
