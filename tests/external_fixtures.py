@@ -14,6 +14,9 @@ from tiny_models import TinyCNN
 #: The TorchScript CNN as ``model=external`` reads it: 32 px, one channel, it normalises itself, two logits.
 TINY_CNN = ["model=external", "model.format=torchscript", "model.input_size=32", "model.normalise=none",
             "model.output=two_logits"]
+#: The torchxrayvision DenseNet state dict as it reads it: 32 px, torchxrayvision's scaling, its 18 raw logits.
+XRV = ["model=external", "model.format=state_dict", "model.arch=xrv.densenet121", "model.input_size=32",
+       "model.normalise=xrv", "model.output=label_logits"]
 #: The fields a record measured (what the API and the command line must agree on); ids, paths and times left out.
 MEASURED = ("setting", "model", "source", "pooling", "attack", "images", "n_positive", "accuracy", "auc",
             "clean_accuracy", "clean_auc", "success_rate", "metrics", "image_set", "attack_params", "cell_key",

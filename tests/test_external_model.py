@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from conftest import CONFIGS, ROOT, compose_config, run_cli
-from external_fixtures import (TINY_CNN, OneLogit, measured, records_under, run_overrides, tiny_cnn, torchscript_file,
-                               xrv_state_dict)
+from external_fixtures import (TINY_CNN, XRV, OneLogit, measured, records_under, run_overrides, tiny_cnn,
+                               torchscript_file, xrv_state_dict)
 
 from cxrbench.app.api import benchmark
 from cxrbench.data import create_data_source
@@ -19,8 +19,6 @@ from cxrbench.data.phantom import PHANTOM_FINDINGS
 from cxrbench.protocols.robust.run import run_robust
 
 QUIET = {"log": lambda _: None}
-XRV = ["model=external", "model.format=state_dict", "model.arch=xrv.densenet121", "model.input_size=32",
-       "model.normalise=xrv", "model.output=label_logits"]
 
 
 def _sha(path: Path) -> str:
