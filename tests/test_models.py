@@ -19,7 +19,7 @@ def test_registry_lists_both_paper_backbones():
     assert list_models(in_paper=True) == ["irv2", "nasnet"]
     assert set(list_models(in_paper=False)) == set(list_models()) - {"irv2", "nasnet"}
     assert get_model_spec("irv2").paper_id == "IR2" and get_model_spec("nasnet").paper_id == "NL"
-    with pytest.raises(ConfigError, match="choose one of: irv2, nasnet"):
+    with pytest.raises(ConfigError, match="choose one of: external, irv2, nasnet"):
         get_model_spec("resnet9")
 
 

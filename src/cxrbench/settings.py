@@ -75,6 +75,13 @@ class ModelConfig:
     batch_size: int = MISSING          # its batch under train=paper (Taghanaki et al. 2018)
     checkpoint: Optional[str] = None   # evaluate this cxrbench checkpoint instead of training
     weights: Optional[str] = None      # initialise from this local weights file (never downloaded), then train
+    # model=external (docs/external-models.md): a model you bring, evaluated as given, never trained
+    path: Optional[str] = None         # its file: TorchScript or a state dict
+    format: Optional[str] = None       # torchscript | state_dict (module: handed to cxrbench.app.api)
+    arch: Optional[str] = None         # a state dict's architecture: a timm name or xrv.densenet121
+    normalise: Optional[str] = None    # what it expects of [0, 1] pixels: imagenet | xrv | none
+    output: Optional[str] = None       # two_logits | one_logit | label_logits | label_probs
+    labels: Optional[List[str]] = None   # per-label outputs: one name per output, in order
 
 
 @dataclass

@@ -9,9 +9,11 @@ store already holds, and their cost at measured or stated rates (:mod:`cxrbench.
 """
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
@@ -93,23 +95,39 @@ def format_plan(plan: Plan, rates: Optional[Throughput] = None) -> str:
     return "\n".join(lines)
 
 
-def run_job(cfg: DictConfig, root: Path, config_dir: Path, overrides: list[str]) -> str:
-    """Run (or plan) the job ``cfg`` composed from ``overrides``; the summary to print ("" for none)."""
+def execute(cfg: DictConfig, root: Path, config_dir: Path, overrides: list[str], *,
+            log: Callable[[str], None] = print) -> tuple[str, list[dict]]:
+    """Run (or plan) the job ``cfg`` composed from ``overrides``: the summary to print ("" for none) and its records.
+
+    The one code path of ``scripts/run.py`` and :func:`cxrbench.app.api.benchmark`.
+    """
     run = validate(cfg)
     if run.protocol:
         protocol = get_protocol(run.protocol)  # its plan checks its settings, before any work
         if run.plan_only:
-            return format_plan(protocol.plan(overrides, config_dir, root), rates_for(run, root))
-        return protocol.summary(protocol.run(overrides, config_dir, root))
+            return format_plan(protocol.plan(overrides, config_dir, root), rates_for(run, root)), []
+        report = protocol.run(overrides, config_dir, root, log=log)
+        return protocol.summary(report), _records_of(report)
     # The black-box partners: the other models of the grid (by default the paper's pair).
     peers = [peer_config(cfg, m, config_dir) for m in run.grid.models if m != run.model.name] if run.attack else []
     if run.plan_only:
-        return format_plan(single_plan(run, peers, root), rates_for(run, root))
+        return format_plan(single_plan(run, peers, root), rates_for(run, root)), []
     if run.attack is None:
-        run_clean(run, root)  # it prints the record's path
-        return ""
-    records = run_attack(run, peers, root)
-    return f"{format_summary(records)}\nrecords: {Path(records[0]['path']).parent}"
+        return "", [run_clean(run, root, log=log)]  # it prints the record's path
+    records = run_attack(run, peers, root, log=log)
+    return f"{format_summary(records)}\nrecords: {Path(records[0]['path']).parent}", records
+
+
+def _records_of(report: Any) -> list[dict]:
+    """A protocol report's records: the paper protocol lists their files, the others hold them."""
+    if isinstance(report, dict):
+        return list(report["records"])
+    return [json.loads(Path(path).read_text()) for path in report.records]
+
+
+def run_job(cfg: DictConfig, root: Path, config_dir: Path, overrides: list[str]) -> str:
+    """Run (or plan) the job ``cfg`` composed from ``overrides``; the summary to print ("" for none)."""
+    return execute(cfg, root, config_dir, overrides)[0]
 
 
 def hydra_job(cfg: DictConfig, root: Path, config_dir: Path) -> None:

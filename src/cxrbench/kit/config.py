@@ -26,7 +26,7 @@ from cxrbench.attacks import get_attack_spec, list_attacks
 from cxrbench.data import data_source_class, list_data_sources
 from cxrbench.errors import ConfigError
 from cxrbench.kit.config_store import register_schemas
-from cxrbench.models import POOLING_MODES, list_models
+from cxrbench.models import POOLING_MODES, check_model_config, list_models
 from cxrbench.models.init_weights import weights_problem
 from cxrbench.settings import (AttackConfig, GridConfig, ModelConfig, MultiLabelConfig, PathsConfig, PoolingConfig,
                                RobustConfig, RunConfig, StudyConfig, TaskConfig, TrainConfig)
@@ -184,6 +184,8 @@ def validate(cfg: DictConfig) -> RunConfig:
     choose(run.pooling.mode, POOLING_MODES, "pooling")
     data_source_class(run.data.source).check_config(run.data)
     _task(run)
+    check_model_config(run.model, pooling=run.pooling.mode, task=run.task.name,
+                       labels=tuple(data_source.label_names(run.data)))
     choose(run.train.optimizer, OPTIMIZERS, "train.optimizer")
     choose(run.train.schedule, SCHEDULES, "train.schedule")
     choose(run.device, DEVICES, "device")

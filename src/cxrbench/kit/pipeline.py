@@ -20,7 +20,7 @@ from cxrbench.evaluation.metrics import binary_metrics, predicted
 from cxrbench.evaluation.predict import predict_proba
 from cxrbench.io import atomic_write, check_writable, file_sha256, read_table
 from cxrbench.kit.config import RunConfig, TrainConfig
-from cxrbench.models import create_model
+from cxrbench.models import create_model, get_model_spec
 from cxrbench.models.factory import CXRClassifier
 from cxrbench.models.init_weights import initialise_from
 from cxrbench.records.schema import CleanRecord
@@ -66,6 +66,11 @@ def resolve_paths(cfg: RunConfig, default_root: Path) -> Paths:
     return Paths(root=root, cache=under_root(cfg.paths.cache_dir), results=under_root(cfg.paths.results_dir))
 
 
+#: The splits the evaluation of an untrained variant reads, per task: the binary task's the test split; the
+#: multi-label task's thresholds come from the validation split and its frequency prior from the training labels.
+EVALUATION_SUBSETS = {"binary": ("test",), "multilabel": ("train", "val", "test")}
+
+
 @dataclass
 class Variant:
     """A model variant ready for evaluation: trained (or reused) weights and its data."""
@@ -93,6 +98,9 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
     if hasattr(source, "check_root"):
         source.check_root()  # fail on a missing data root before any work
     task = get_task(cfg.task.name)
+    spec = get_model_spec(cfg.model.name)
+    if spec.loader is not None:
+        return _loaded_variant(cfg, spec.loader, source, task, paths, runtime, log)
     model = create_model(cfg.model.name, cfg.pooling.mode, input_size=cfg.train.input_size,
                          channels=cfg.model.channels, num_classes=task.num_classes)
     given = Path(cfg.model.checkpoint).expanduser() if cfg.model.checkpoint else None
@@ -127,6 +135,21 @@ def prepare_variant(cfg: RunConfig, paths: Paths, runtime: Runtime, log=print) -
         f"{ident.input_size}px (best val AUC {training['best_val_auc']:.3f} at step {training['best_step']}, "
         f"{training['train_seconds']:.0f} s of training) -> {trained.directory}")
     return Variant(trained.model, data, trained.key, split_digest, training, regime)
+
+
+def _loaded_variant(cfg: RunConfig, loader, source, task, paths: Paths, runtime: Runtime, log) -> Variant:
+    """A model the user brings (``model=external``): read from its file, never trained."""
+    loaded = loader(cfg.model, task=task.name, labels=tuple(type(source).label_names(cfg.data)),
+                    num_classes=task.num_classes)
+    data = build_data(source, cfg.train.canonical_size, paths.cache, progress=cfg.progress,
+                      subsets=EVALUATION_SUBSETS[task.name])
+    split_digest = data.split.write(paths.splits / f"{data.split.name}-{data.split.seed}.csv")
+    ext = loaded.description
+    missing = f", missing labels: {', '.join(ext['missing_labels'])}" if ext.get("missing_labels") else ""
+    log(f"model: external {ext['format']} {ext.get('file', '(module)')} sha256 {ext['sha256'][:16]}, not trained "
+        f"({ext['output']}, normalise {ext['normalise']}, {ext['input_size']}px{missing})")
+    return Variant(runtime.prepare(loaded.model), data, loaded.key, split_digest,
+                   {"external": ext, "reused": True}, cfg.train.adversary.regime())
 
 
 def training_subset(train: TrainConfig, data: DataBundle, seed: int) -> tuple[TrainConfig, DataBundle]:

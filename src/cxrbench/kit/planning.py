@@ -27,6 +27,7 @@ from cxrbench.kit.crafting import attack_parameters, crafted_dir, crafted_key
 from cxrbench.kit.pipeline import Paths, variant_name
 from cxrbench.kit.subsets import image_set_of
 from cxrbench.kit.throughput import network_name
+from cxrbench.models import get_model_spec
 from cxrbench.models.factory import ModelIdentity, model_identity
 from cxrbench.tasks import get_task
 from cxrbench.training.store import checkpoint_dir, checkpoint_key
@@ -98,8 +99,14 @@ def network_of(cfg: RunConfig) -> str:
     return network_name(cfg.model.name, cfg.train.input_size)
 
 
-def training_key(cfg: RunConfig, paths: Paths) -> tuple[str, Path | None]:
-    """The key ``cfg``'s weights are stored under and their checkpoint folder (None: a given checkpoint)."""
+def training_key(cfg: RunConfig, paths: Paths) -> tuple[str | None, Path | None]:
+    """The key ``cfg``'s weights are stored under and their checkpoint folder (None: given weights, never trained).
+
+    A model of a loaded family (``model=external``) is keyed by its file as the loader reads it: the
+    plan does not load it, so its key is None and what was crafted on it is not looked up.
+    """
+    if get_model_spec(cfg.model.name).loader is not None:
+        return None, None
     if cfg.model.checkpoint:
         return f"ckpt-{file_sha256(Path(cfg.model.checkpoint).expanduser())[:16]}", None
     facts = data_facts(cfg, paths)
@@ -117,7 +124,7 @@ def training_work(cfg: RunConfig, paths: Paths, label: str) -> Work:
     key, directory = training_key(cfg, paths)
     facts = data_facts(cfg, paths)
     if directory is None:
-        return Work("train", f"{label}: given checkpoint {cfg.model.checkpoint}", True)
+        return Work("train", f"{label}: given weights {cfg.model.checkpoint or cfg.model.path}, never trained", True)
     t = cfg.train
     n_train = min(t.train_size or facts.sizes["train"], facts.sizes["train"])
     per_epoch = max(1, n_train // t.batch_size)
@@ -183,6 +190,7 @@ def crafting_work(cell: RunConfig, targets: list[RunConfig], paths: Paths, label
     ids, targets_of = attacked_images(cell, paths, cell.attack.images(cell.train.name))
     key = crafted_key(cell, spec.name, params, source_key, identity_of(cell), image_set_of(ids, targets_of))
     directory = crafted_dir(paths, variant_of(cell), spec.name, key)
+    exists = (directory / MANIFEST).is_file() if source_key is not None else None
     calls = measured_calls(paths, spec.name, repr(create_attack(spec.name, **params)))
     n = len(ids)
     evaluations = tuple(Load(network_of(t), forward=n) for t in targets)
@@ -195,7 +203,7 @@ def crafting_work(cell: RunConfig, targets: list[RunConfig], paths: Paths, label
                  *evaluations)
     return Work("craft", f"{label}: {spec.paper_id} {spec.name} on {variant_of(cell)}, {n} images, tested on "
                          f"{len(targets)} models -> {directory.name}",
-                (directory / MANIFEST).is_file(), loads, basis, priced=calls is not None)
+                exists, loads, basis, priced=calls is not None)
 
 
 def fixed_budget_work(cfg: RunConfig, label: str, *, runs: int, images: int, gradients: int,
@@ -210,8 +218,8 @@ def trainings(cfgs: list[RunConfig], paths: Paths) -> list[Work]:
     work, seen = [], set()
     for cfg in cfgs:
         key, _ = training_key(cfg, paths)
-        if key not in seen:
-            seen.add(key)
+        if (key or cfg.model.path) not in seen:
+            seen.add(key or cfg.model.path)
             work.append(training_work(cfg, paths, f"{variant_of(cfg)} seed {cfg.seed} ({cfg.train.name} recipe)"))
     return work
 

@@ -85,6 +85,9 @@ def model_identity(name: str, pooling: str, *, input_size: int, channels: int = 
         ConfigError: an input size below the backbone's minimum, or a channel count other than 1 or 3.
     """
     spec = get_model_spec(name)
+    if spec.builder is None:
+        raise ConfigError(f"model {name} is loaded from a file you bring, never built from scratch; "
+                          "see docs/external-models.md")
     if input_size < spec.min_size:
         raise ConfigError(f"model {name} needs input_size >= {spec.min_size}, got {input_size}; "
                           f"raise train.input_size")

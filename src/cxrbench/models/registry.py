@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch.nn as nn
 
@@ -21,11 +21,16 @@ class ModelSpec:
             tables (``IR2``) for their two networks, a short name of ours for the others.
         native_size: input size of the original network.
         min_size: smallest input the network accepts.
-        builder: returns the backbone (no pretrained weights) for ``(num_classes, in_chans)``.
+        builder: returns the backbone (no pretrained weights) for ``(num_classes, in_chans)``;
+            None for a family that is loaded, never built (``loader``).
         in_paper: one of Taghanaki et al.'s two networks, whose pair fills Tables 1-2 (the
             transfer matrices take any set of models).
         mean, std: per-channel normalisation of ``[0, 1]`` inputs the backbone expects; None:
             the timm ``pretrained_cfg`` of the built backbone.
+        loader: for a model the user brings (``model=external``): returns the ready classifier, its
+            key and a description from ``(model config, task name, task labels, num_classes)``;
+            such a variant is never trained.
+        check: checks a model config of this family before any work (pooling, task name, task labels).
     """
 
     name: str
@@ -33,10 +38,12 @@ class ModelSpec:
     paper_id: str
     native_size: int
     min_size: int
-    builder: Callable[[int, int], nn.Module]
+    builder: Optional[Callable[[int, int], nn.Module]]
     in_paper: bool = True
     mean: Optional[tuple[float, ...]] = None
     std: Optional[tuple[float, ...]] = None
+    loader: Optional[Callable[..., Any]] = None
+    check: Optional[Callable[..., None]] = None
 
 
 _MODELS: dict[str, ModelSpec] = {}
@@ -61,3 +68,20 @@ def get_model_spec(name: str) -> ModelSpec:
         return _MODELS[name]
     except KeyError:
         raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}") from None
+
+
+def check_model_config(model: Any, *, pooling: str, task: str, labels: tuple[str, ...]) -> None:
+    """Run the family's own check of ``model`` (a ModelConfig), if it has one.
+
+    Args:
+        model: the typed ``model`` config group.
+        pooling: the run's pooling mode.
+        task: the run's task name.
+        labels: the label names the task's data provides.
+
+    Raises:
+        ConfigError: the family's check found a problem.
+    """
+    spec = get_model_spec(model.name)
+    if spec.check is not None:
+        spec.check(model, pooling=pooling, task=task, labels=labels)
