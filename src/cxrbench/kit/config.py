@@ -185,7 +185,7 @@ def validate(cfg: DictConfig) -> RunConfig:
     data_source_class(run.data.source).check_config(run.data)
     _task(run)
     check_model_config(run.model, pooling=run.pooling.mode, task=run.task.name,
-                       labels=tuple(data_source.label_names(run.data)))
+                       labels=tuple(data_source_class(run.data.source).label_names(run.data)))
     choose(run.train.optimizer, OPTIMIZERS, "train.optimizer")
     choose(run.train.schedule, SCHEDULES, "train.schedule")
     choose(run.device, DEVICES, "device")
