@@ -1,7 +1,6 @@
 """ChestX-ray14 from a user-supplied root, laid out as NIH distributes it."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -11,17 +10,11 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.data.labels import NIH_LABELS
-from cxrbench.data.nih import bundled_metadata_path, index_images, load_image, load_metadata, resolve_image_paths
+from cxrbench.data.local_source import ImageFiles, resolve
+from cxrbench.data.nih import bundled_metadata_path, index_images, load_metadata, resolve_image_paths
 from cxrbench.data.sources import register_data_source
 from cxrbench.data.splits import Split, make_split
 from cxrbench.errors import ConfigError, DataError
-
-
-def _resolve(path: str | None, project_root: Path | None) -> Path | None:
-    if path is None:
-        return None
-    p = Path(os.path.expanduser(path))
-    return p if p.is_absolute() or project_root is None else (project_root / p)
 
 
 @dataclass
@@ -38,17 +31,6 @@ class NihDataConfig:
     val_size: Optional[int] = None
     num_workers: int = 2
     num_processes: int = 1
-
-
-@dataclass(frozen=True)
-class ImageFiles:
-    """Row -> the row's PNG at ``size`` pixels: a plain object, so cache worker processes can receive it."""
-
-    paths: tuple[Path, ...]
-    size: int
-
-    def __call__(self, row: int) -> np.ndarray:
-        return load_image(self.paths[row], self.size)
 
 
 @register_data_source("nih")
@@ -75,8 +57,8 @@ class NihSource:
 
     def __init__(self, config, project_root: Path | None = None):
         self.config = config
-        self.root = _resolve(config.root, project_root)
-        self.csv = _resolve(config.csv, project_root)
+        self.root = resolve(config.root, project_root)
+        self.csv = resolve(config.csv, project_root)
         self.workers = max(1, config.num_workers)
         self.processes = config.num_processes
         if not isinstance(self.processes, int) or self.processes < 1:
