@@ -204,17 +204,26 @@ def _select_seed(results_dir: Path, records: list[dict], filters: dict[str, Any]
     return selection
 
 
+def _setting(record: dict) -> tuple:
+    """What must agree across seeds: the profile, the attack's parameters less its run seed, the image count.
+
+    A randomised attack takes the run's seed as its ``seed`` parameter, so that parameter differs
+    between seeds by design, as do the weights and the seeded image subset.
+    """
+    params = {k: v for k, v in (record["attack_params"] or {}).items() if k != "seed"}
+    return record["profile"], params, record["images"], record["deviations"]
+
+
 def _check_across_seeds(seeds: dict[int, Selection]) -> None:
     """Refuse a mean over seeds whose cell ran another attack configuration (the image ids may differ)."""
     first: dict[AttackKey, tuple[int, dict]] = {}
     for seed, selection in seeds.items():
         for key, record in selection.attack.items():
-            what = (record["profile"], record["attack_params"], record["images"], record["deviations"])
             if key not in first:
                 first[key] = (seed, record)
                 continue
             seed0, record0 = first[key]
-            if (record0["profile"], record0["attack_params"], record0["images"], record0["deviations"]) != what:
+            if _setting(record0) != _setting(record):
                 root = selection.results_dir / "records"
                 raise ConfigError(
                     f"{' '.join(key)}: seed {seed0} ({root / record0['_file']}) and seed {seed} "
