@@ -71,7 +71,7 @@ def test_a_torchxrayvision_state_dict_runs_the_attack_command_with_its_calibrati
 def test_the_robust_table_runs_on_an_external_model_without_training(tmp_path, kind):
     model = ([*TINY_CNN, f"model.path={torchscript_file(tmp_path / 'tiny.pt')}"] if kind == "torchscript"
              else [*XRV, f"model.path={xrv_state_dict(tmp_path / 'xrv.pt')[0]}"])
-    walk = ["protocol=robust", "robust.variants={quick:[external],adversarial:[]}", "grid.poolings=[max]",
+    walk = ["protocol=robust", "robust=default", "robust.variants={quick:[external],adversarial:[]}", "grid.poolings=[max]",
             "robust.epsilons=[1,4]", "robust.iterations=2", "robust.images=4", "robust.attacks=[pgd]"]
     report = run_robust(run_overrides(tmp_path, *walk, *model), CONFIGS, ROOT, **QUIET)
     assert (report["computed"], report["reused"]) == (2, 0)

@@ -49,11 +49,11 @@ def jobs(model_lines: list[str], attacks: Sequence[str], epsilons: Sequence[floa
     """Every job's overrides: one attack command per attack, or one robust walk over ``epsilons``."""
     if epsilons is None:
         return [model_lines + [f"attack={a}", *overrides] for a in attacks]
-    base = validate(compose_raw(model_lines + list(overrides), CONFIGS))
+    base = validate(compose_raw(model_lines + ["robust=default", *overrides], CONFIGS))
     # Every recipe the config lists is emptied (it would train its irv2 and nasnet too), then the model added.
     variants = {**{recipe: [] for recipe in base.robust.variants}, base.train.name: ["external"]}
     mapping = ",".join(f"{recipe}:{_hydra_list(models)}" for recipe, models in variants.items())
-    return [model_lines + ["protocol=robust", f"robust.variants={{{mapping}}}",
+    return [model_lines + ["protocol=robust", "robust=default", f"robust.variants={{{mapping}}}",
                            f"robust.attacks={_hydra_list(list(attacks))}", f"robust.epsilons={_hydra_list(epsilons)}",
                            *overrides]]
 
