@@ -16,12 +16,37 @@ from cxrbench.protocols import get_protocol
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+#: Test processes running side by side: pytest-xdist's workers (``-n``, set in pyproject.toml), 1 without.
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+#: Each worker takes its share of the cores; the processes a test starts (the CLI, as a user runs it)
+#: inherit the same share through OMP_NUM_THREADS, so two workers never oversubscribe two cores.
+THREADS = max(1, min(2, (os.cpu_count() or 1) // WORKERS))
+torch.set_num_threads(THREADS)
+if WORKERS > 1:
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(THREADS)
 
-#: Overrides that shrink the phantom pipeline to seconds (NASNet accepts 32 px, IRv2 needs 75).
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per core, at most 4 (each holds a few real timm networks in memory)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep each module on one worker (``--dist loadgroup``) and every Slurm test on the same one.
+
+    A module's tests share module-scoped fixtures (a trained grid, a store) that would otherwise be
+    built once per worker; the Slurm tests bring up one real cluster at a time.
+    """
+    for item in items:
+        group = "slurm" if item.get_closest_marker("slurm") else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
+
+#: Overrides that shrink the phantom pipeline to seconds (NASNet accepts 32 px, IRv2 needs 75). Precise BN
+#: runs on one batch, not the quick recipe's 20: with 2 training steps its 20 batches were most of the cost.
 TINY = ["data.n_train=24", "data.n_val=12", "data.n_test=10", "data.test_positives=4",
         "train.max_steps=2", "train.eval_every=1", "train.batch_size=4", "train.eval_batch_size=16",
-        "progress=false"]
+        "train.bn_recalibration_batches=1", "progress=false"]
 
 
 def compose_config(overrides: list[str], tmp: Path | None = None) -> RunConfig:

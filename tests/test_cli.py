@@ -12,7 +12,8 @@ from cxrbench.models import create_model
 from cxrbench.training.checkpoint import save_checkpoint
 
 NIH_TINY = ["data=nih", "data.test_size=4", "data.test_positives=2", "data.val_size=4", "model=nasnet",
-            "train.input_size=32", "train.max_steps=1", "train.batch_size=4", "progress=false"]
+            "train.input_size=32", "train.max_steps=1", "train.batch_size=4", "train.bn_recalibration_batches=1",
+            "progress=false"]
 
 
 def _paths(tmp: Path) -> list[str]:

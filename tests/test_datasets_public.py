@@ -24,7 +24,7 @@ from public_fixtures import (
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["data.test_size=4", "data.test_positives=2", "data.val_size=4"]
 RUN = ["model=xrv_densenet121", "train.input_size=32", "train.max_steps=2", "train.eval_every=1", "train.batch_size=4",
-       "train.eval_batch_size=16", "progress=false"]
+       "train.eval_batch_size=16", "train.bn_recalibration_batches=1", "progress=false"]
 P1 = "train/patient00001/study1/view1_frontal.jpg"   # No Finding, Support Devices
 P2 = "train/patient00002/study2/view1_frontal.jpg"   # Lung Opacity and Fracture 1; Cardiomegaly, Effusion... uncertain
 
