@@ -86,7 +86,9 @@ def robust_scores(truth: np.ndarray):
     ``keep``: the attack then never hands back an image scoring higher than its clean self.
     """
     def scores(logits: torch.Tensor) -> torch.Tensor:
-        probs = torch.sigmoid(logits.detach().float()).cpu().numpy()
+        # float64 as label_probabilities computes the figures: float32 sigmoid saturates at 1.0, so two
+        # findings tied here could be ordered there, and a rise the scores do not see would reach a record.
+        probs = torch.sigmoid(logits.detach().float().to("cpu", torch.float64)).numpy()
         both = np.concatenate([k_scores(probs, truth, KS), k_scores(probs, truth, KS, paper=True)], axis=1)
         return torch.from_numpy(both).to(logits.device)
 

@@ -56,11 +56,19 @@ class Model:
 
 
 def prepare_model(cfg, variant: Variant, paths, runtime, images: int | None) -> Model:
-    """Select the attacked test images (a seeded stratified prefix) and read their clean outputs."""
+    """Select the attacked test images (a seeded stratified prefix) and compute their clean outputs.
+
+    The clean outputs come from one forward pass over exactly the attacked batch, as the attack's
+    own clean reference and the adversarials' outputs do: the stored predictions (other batches,
+    maybe other thread counts) can differ in the last bits and reorder near-tied findings, which
+    would let a truth-referenced cell score above its clean figure.
+    """
     table = stored_predictions(variant, paths, runtime, cfg.train.eval_batch_size)
     view = test_subset(variant, images, cfg.seed, setting="multilabel.images")
     test = table[table["split"] == "test"].set_index("image_id").loc[view.ids]
-    clean, labels, thresholds = test[PROBS].to_numpy(), test[LABELS].to_numpy(), thresholds_of(table)
+    x, _ = view.batch(np.arange(len(view)))
+    clean = label_probabilities(variant.model, x.to(runtime.device))
+    labels, thresholds = test[LABELS].to_numpy(), thresholds_of(table)
     prior = prior_metrics(frequency_prior(variant.data.train.labels), labels)
     return Model(cfg, variant, view, clean, labels, thresholds, summarize(clean, labels, thresholds), prior)
 
