@@ -82,7 +82,7 @@ def load_expert_labels(path: Path | None = None) -> pd.DataFrame:
             raise DataError(f"{path} has {len(bad)} '{finding}' values other than YES/NO (first: "
                             f"{raw[finding][bad.index[0]]!r}); re-download {_WHAT}")
         table[finding] = values.map(_VALUES).astype(np.int8)
-    return table.set_index("image_id", drop=False).sort_index()
+    return table.set_index("image_id").sort_index()
 
 
 def finding_scores(probs: pd.DataFrame) -> pd.DataFrame:
