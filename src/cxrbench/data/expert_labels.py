@@ -63,6 +63,8 @@ def load_expert_labels(path: Path | None = None) -> pd.DataFrame:
             finding value other than YES/NO.
     """
     path = expert_labels_path() if path is None else Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist; pass the path of {_WHAT}, or none for torchxrayvision's copy")
     raw = read_metadata(path, REQUIRED, _WHAT, dtype={"Image Index": str})
     ids = raw["Image Index"]
     if ids.isna().any() or ids.duplicated().any():
