@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from cxrbench.data.expert_labels import (FINDINGS, SCORED, finding_calls, finding_scores, load_expert_labels,
+from cxrbench.data.expert_labels import (FINDINGS, finding_calls, finding_scores, load_expert_labels,
                                          mined_findings, thresholds_by_label)
 from cxrbench.io import read_table
 from cxrbench.models import get_model_spec
