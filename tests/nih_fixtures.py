@@ -41,7 +41,8 @@ def _pixels(rng: np.random.Generator, row: int, size: int) -> Image.Image:
 
 
 def make_mini_nih(root: Path, n_images: int = 40, n_patients: int = 12, size: int = 32,
-                  layout: str = "nested", seed: int = 0, official_lists: bool = True) -> pd.DataFrame:
+                  layout: str = "nested", seed: int = 0, official_lists: bool = True,
+                  real_rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """Write a small ChestX-ray14 look-alike under ``root``.
 
     Args:
@@ -54,6 +55,9 @@ def make_mini_nih(root: Path, n_images: int = 40, n_patients: int = 12, size: in
         seed: Seed for labels, patient assignment and pixels.
         official_lists: Also write ``train_val_list.txt`` and ``test_list.txt``,
             putting the last quarter of patients in the test list.
+        real_rows: Rows of the real metadata (the NIH CSV's columns, e.g. images Google
+            relabelled) written after the generated ones, ids and labels as they are; the
+            generated patients avoid their patient ids.
 
     Returns:
         The metadata exactly as written to ``Data_Entry_2017_v2020.csv``.
@@ -62,7 +66,8 @@ def make_mini_nih(root: Path, n_images: int = 40, n_patients: int = 12, size: in
         raise ValueError(f"bad fixture arguments layout={layout!r} n_images={n_images}")
     rng = np.random.default_rng(seed)
     root = Path(root)
-    patient_ids = np.sort(rng.choice(np.arange(1, 30_000), size=n_patients, replace=False))
+    taken = [] if real_rows is None else real_rows["Patient ID"].to_numpy()
+    patient_ids = np.sort(rng.choice(np.setdiff1d(np.arange(1, 30_000), taken), size=n_patients, replace=False))
     owners = np.concatenate([np.arange(n_patients), rng.integers(0, n_patients, n_images - n_patients)])
     rows, follow_up = [], dict.fromkeys(range(n_patients), 0)
     for row, owner in enumerate(owners):
@@ -82,12 +87,14 @@ def make_mini_nih(root: Path, n_images: int = 40, n_patients: int = 12, size: in
         })
         follow_up[owner] += 1
     meta = pd.DataFrame(rows, columns=list(NIH_CSV_COLUMNS))
+    if real_rows is not None:
+        meta = pd.concat([meta, real_rows[list(NIH_CSV_COLUMNS)]], ignore_index=True)
 
     for row, image_id in enumerate(meta["Image Index"]):
         if layout == "flat":
             folder = root / "images"
         else:
-            folder = root / f"images_{1 + 2 * row // n_images:03d}" / "images"
+            folder = root / f"images_{1 + 2 * min(row, n_images - 1) // n_images:03d}" / "images"
         folder.mkdir(parents=True, exist_ok=True)
         _pixels(rng, row, size).save(folder / image_id)
 

@@ -9,6 +9,8 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
+from cxrbench.data.expert_labels import load_expert_labels
+from cxrbench.data.expert_split import expert_split
 from cxrbench.data.labels import NIH_LABELS
 from cxrbench.data.local_source import ImageFiles, resolve
 from cxrbench.data.nih import bundled_metadata_path, index_images, load_metadata, resolve_image_paths
@@ -31,6 +33,7 @@ class NihDataConfig:
     val_size: Optional[int] = None
     num_workers: int = 2
     num_processes: int = 1
+    expert_subset: bool = False
 
 
 @register_data_source("nih")
@@ -41,10 +44,16 @@ class NihSource:
 
     @staticmethod
     def check_config(config: NihDataConfig) -> None:
-        """A root is given (its contents are checked when the source is built)."""
+        """A root is given (its contents are checked when the source is built); the expert subset is patient-wise."""
         if not config.root:
             raise ConfigError("data=nih needs data.root=/path/to/ChestX-ray14 (the folder with images_*/ "
                               "or images/ and Data_Entry_2017.csv)")
+        if not isinstance(config.expert_subset, bool):
+            raise ConfigError(f"data.expert_subset must be true or false, got {config.expert_subset!r}")
+        if config.expert_subset and config.split != "patient":
+            raise ConfigError(f"data.expert_subset=true builds its own patient-disjoint split (test: the images "
+                              f"Google relabelled), so it cannot be combined with data.split={config.split}; "
+                              "drop data.split or set data.expert_subset=false")
 
     @staticmethod
     def label_names(config: NihDataConfig) -> tuple[str, ...]:
@@ -86,7 +95,10 @@ class NihSource:
                 "metadata": self._table.attrs.get("source")}
 
     def split(self) -> Split:
+        """The configured split; with ``data.expert_subset`` the test split is every relabelled image."""
         c = self.config
+        if c.expert_subset:
+            return expert_split(self._table.reset_index(drop=True), load_expert_labels().index, c.seed, c.val_size)
         return make_split(self._table.reset_index(drop=True), c.split, c.seed, root=self.root,
                           test_size=c.test_size, test_positives=c.test_positives, val_size=c.val_size)
 

@@ -113,7 +113,7 @@ def _paper(meta: pd.DataFrame, seed: int, n_pos: int, n_neg: int, val_size: int 
     return Split("paper", seed, ids[rest[n_val:]], ids[rest[:n_val]], ids[test])
 
 
-def _carve_val(rows: np.ndarray, patients: np.ndarray, rng: np.random.Generator,
+def carve_val(rows: np.ndarray, patients: np.ndarray, rng: np.random.Generator,
                val_size: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Split row indices into (train, val) by whole patients, val ≈ the target image count."""
     order, counts = np.unique(patients[rows], return_counts=True)
@@ -127,7 +127,8 @@ def _carve_val(rows: np.ndarray, patients: np.ndarray, rng: np.random.Generator,
     return rows[~in_val], rows[in_val]
 
 
-def _check_disjoint(split: Split, meta: pd.DataFrame) -> None:
+def check_disjoint(split: Split, meta: pd.DataFrame) -> None:
+    """Refuse a split whose parts share a patient (a bug in its builder, hence RuntimeError)."""
     patient_of = dict(zip(meta["image_id"], meta["patient_id"]))
     groups = {p: {patient_of[i] for i in getattr(split, p)} for p in _PARTS}
     for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
@@ -157,9 +158,9 @@ def _patient(meta: pd.DataFrame, seed: int, n_pos: int, n_neg: int, val_size: in
     test += [rng.choice(rows_of[p][target[rows_of[p]] == 0]) for p in neg_patients]
     # Other images of test patients are dropped, so no patient straddles test and train/val.
     rest = np.flatnonzero(~np.isin(patients, pos_patients + neg_patients))
-    train, val = _carve_val(rest, patients, rng, val_size)
+    train, val = carve_val(rest, patients, rng, val_size)
     split = Split("patient", seed, ids[train], ids[val], ids[np.asarray(test, dtype=np.int64)])
-    _check_disjoint(split, meta)
+    check_disjoint(split, meta)
     return split
 
 
@@ -202,9 +203,9 @@ def _official(meta: pd.DataFrame, seed: int, root: Path | None, val_size: int | 
             f"{len(shared)} patients appear in both train_val_list.txt and test_list.txt; "
             "restore the original patient-disjoint lists or use data.split=patient"
         )
-    train, val = _carve_val(row_of[train_val].to_numpy(), patients, np.random.default_rng(seed), val_size)
+    train, val = carve_val(row_of[train_val].to_numpy(), patients, np.random.default_rng(seed), val_size)
     split = Split("official", seed, ids[train], ids[val], np.asarray(test, dtype=str))
-    _check_disjoint(split, meta)
+    check_disjoint(split, meta)
     return split
 
 

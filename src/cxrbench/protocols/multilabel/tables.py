@@ -19,7 +19,9 @@ the constant ranking by training-split finding frequency (recorded with each cel
 attack moves; a model below it ranks worse than the prior. Every cell is over the same seeded
 stratified test images (n in the notes); model labels come from the model registry.
 ``multilabel_cells.csv`` holds every cell in long form; with several seeds, the transfer table
-across them (:mod:`cxrbench.protocols.multilabel.seeds`) lies beside the per-seed ones.
+across them (:mod:`cxrbench.protocols.multilabel.seeds`) lies beside the per-seed ones. On ChestX-ray14,
+``expert_labels-<pooling>-seed<seed>`` scores the cells against Google's radiologist-adjudicated labels
+beside the mined ones (:mod:`cxrbench.protocols.multilabel.expert_table`).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.models import get_model_spec
+from cxrbench.protocols.multilabel.expert_table import write_expert_tables
 from cxrbench.protocols.multilabel.seeds import write_transfer_seeds
 from cxrbench.records.store import load_records, newest_per_cell
 from cxrbench.reporting.matrix import heat_maps, labels, matrix_values, model_order
@@ -64,12 +67,16 @@ def _row(key: tuple, r: dict) -> dict:
     return row
 
 
+def chosen_records(results_dir: Path, *, data: str | None = None) -> dict[tuple, dict]:
+    """The newest record of every multi-label cell (clean evaluations included), by cell key."""
+    records = load_records(Path(results_dir) / "records", kinds=("multilabel",))
+    return newest_per_cell([{**r, "image_set": r["image_set"] or {"digest": ""}} for r in records], _CELL,
+                           data=data, what="multilabel")
+
+
 def multilabel_cells(results_dir: Path, *, data: str | None = None) -> pd.DataFrame:
     """One line per multi-label cell (clean evaluations included) with its metrics."""
-    records = load_records(Path(results_dir) / "records", kinds=("multilabel",))
-    chosen = newest_per_cell([{**r, "image_set": r["image_set"] or {"digest": ""}} for r in records], _CELL,
-                             data=data, what="multilabel")
-    return pd.DataFrame([_row(key, r) for key, r in chosen.items()])
+    return pd.DataFrame([_row(key, r) for key, r in chosen_records(results_dir, data=data).items()])
 
 
 def _label(model: str) -> str:
@@ -180,7 +187,8 @@ def render_multilabel(results_dir: Path, *, data: str | None = None,
                       log: Callable[[str], None] = print) -> dict[str, Path]:
     """Write every multi-label table and the transfer heat maps; nothing when there are no records."""
     results_dir = Path(results_dir)
-    cells = multilabel_cells(results_dir, data=data)
+    chosen = chosen_records(results_dir, data=data)
+    cells = pd.DataFrame([_row(key, r) for key, r in chosen.items()])
     attacked = cells[cells["evaluation"] != "clean"] if not cells.empty else cells
     if attacked.empty:
         log("multilabel: no attack records; run scripts/run.py experiment=multilabel_quick first")
@@ -212,6 +220,7 @@ def render_multilabel(results_dir: Path, *, data: str | None = None,
                 "RISK: mean over images of M(x*)·C(ŷ*) / ΣC(ŷ*) (README); MLACC against the target label set."],
                 "Risk-targeted PGD towards the improbable labels of the clean top label"))
     written.update(write_transfer_seeds(out, attacked, METRICS, KS))
+    written.update(write_expert_tables(results_dir, list(chosen.values()), out, log=log))
     written.update(write_texts(out, {"multilabel_cells.csv": csv_text(cells.astype(
         {"seed": str, "n": str, "steps": str}))}))
     log(f"multilabel: {len(attacked)} attack cells -> {out}")
