@@ -133,8 +133,8 @@ def test_shared_labels_of_the_shipped_metadata_and_only_they_are_ranked():
 
 
 @pytest.mark.parametrize("overrides,message", [
-    (["++crossdata.datasets.mimic=[data=nih]"], "crossdata.datasets names 'mimic', which is not a registered dataset"),
-    (["crossdata.datasets.bogus=[data=nih]"], "unknown config key 'crossdata.datasets.bogus'"),
+    (["++crossdata.datasets.mimic=['data=nih']"], "crossdata.datasets names 'mimic', which is not a registered dataset"),
+    (["crossdata.datasets.bogus=['data=nih']"], "unknown config key 'crossdata.datasets.bogus'"),
     (["crossdata.train_on=[nih,mimic]"], "crossdata.train_on names 'mimic', which crossdata.datasets does not define"),
     (["crossdata.test_on=[chexpert,chexpert]"], "crossdata.test_on must list distinct datasets"),
     (["crossdata.datasets.chexpert=['data=phantom','data.label_sets=padchest']"],

@@ -17,7 +17,7 @@ def dataset_names() -> tuple[str, ...]:
 def _check_datasets(datasets: dict) -> None:
     if not datasets:
         raise ConfigError("crossdata.datasets is empty; map each dataset to the overrides that load it, e.g. "
-                          "crossdata.datasets.nih='[data=nih,data.root=/data/ChestX-ray14]' (or crossdata=default)")
+                          "\"crossdata.datasets.nih=['data=nih','data.root=/data/ChestX-ray14']\" (or crossdata=default)")
     for name, overrides in datasets.items():
         if name not in dataset_names():
             raise ConfigError(f"crossdata.datasets names {name!r}, which is not a registered dataset; choose among "

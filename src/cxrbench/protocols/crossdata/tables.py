@@ -92,9 +92,11 @@ def crossdata_table(group: pd.DataFrame) -> pd.DataFrame:
 
 
 def _shared_note(group: pd.DataFrame) -> str:
-    """Which labels each pair scored, pairs with the same labels together."""
+    """Which labels each pair scored, pairs with the same labels together (rows first, in table order)."""
+    rank = {name: i for i, name in enumerate(dataset_order(set(group["train_on"]) | set(group["test_on"])))}
+    ordered = group.sort_values(["train_on", "test_on"], key=lambda column: column.map(rank))
     parts = []
-    for labels, pairs in group.groupby("shared_labels", sort=False):
+    for labels, pairs in ordered.groupby("shared_labels", sort=False):
         names = labels.split()
         what = "all 14 ChestX-ray14 labels" if len(names) == len(NIH_LABELS) else ", ".join(names)
         listed = ", ".join(f"{NAMES.get(a, a)} → {NAMES.get(b, b)}" for a, b in zip(pairs["train_on"], pairs["test_on"]))
