@@ -262,6 +262,25 @@ class MultiLabelConfig:
 
 
 @dataclass
+class CrossDataConfig:
+    """The cross-dataset protocol (``experiment=crossdata_quick``; Ghamizi et al. 2022, Table 3; docs/crossdata.md).
+
+    ``datasets``: a registered dataset's name -> the data overrides that load it; every model is trained
+    on each of ``train_on`` and attacked white-box on ``images`` test images of each of ``test_on`` (None: all).
+    """
+
+    datasets: Dict[str, List[str]] = field(default_factory=dict)   # nih: [data=nih, data.root=/data/nih]
+    train_on: Optional[List[str]] = None
+    test_on: Optional[List[str]] = None
+    models: List[str] = field(default_factory=lambda: ["xrv_densenet121"])   # their DenseNet-121s
+    epsilon: float = 1.0             # in units of 1/255; with steps, their section 5.1 budget
+    steps: int = 25
+    loss: str = "bce"                # untargeted, ascended away from the ground-truth findings
+    rel_stepsize: float = 0.25       # the PGD step as a fraction of ε
+    images: Optional[int] = 32       # attacked test images per test dataset (seeded stratified; null: all)
+
+
+@dataclass
 class TaskConfig:
     """What the network predicts (``configs/task/``): ``binary`` (finding vs "No Finding", the
     paper's task) or ``multilabel`` (the 14 ChestX-ray14 findings, Ghamizi et al. 2022)."""
@@ -275,7 +294,7 @@ class TaskConfig:
 class RunConfig:
     """The whole run: the root schema ``configs/config.yaml`` extends.
 
-    A protocol's settings block (``robust``, ``multilabel``, ``study``) is a config group of its own,
+    A protocol's settings block (``robust``, ``multilabel``, ``study``, ``crossdata``) is a config group of its own,
     selected by the experiments that run the protocol and None otherwise, so a run carries and checks
     only the settings it uses. Every dataclass-typed field is registered as a group schema
     (:mod:`cxrbench.kit.config_store`): a new protocol's settings are its schema and one Optional field here.
@@ -291,10 +310,11 @@ class RunConfig:
     study: Optional[StudyConfig] = None              # study=<name> (experiment=study_<name>)
     task: TaskConfig = MISSING                       # chosen in the defaults list (task=binary)
     multilabel: Optional[MultiLabelConfig] = None    # multilabel=default (experiment=multilabel_*)
+    crossdata: Optional[CrossDataConfig] = None      # crossdata=default (experiment=crossdata_quick)
     attack: Optional[AttackConfig] = None            # attack=<name>: craft, then white-box and black-box evaluation
     seed: int = 0
     seeds: Optional[List[int]] = None   # seeds=[0,1,2]: a protocol's experiment once per seed (None: [seed])
-    protocol: Optional[str] = None      # set by an experiment: paper | robust | multilabel | studies; None: one run
+    protocol: Optional[str] = None      # set by an experiment: paper | robust | multilabel | studies | crossdata; None: one run
     plan_only: bool = False             # list what the run would train, craft and measure, then stop
     throughput: Optional[str] = None    # a plan's rate file (images/s per network); None: results/throughput.json
     device: str = "auto"                # auto | cpu | cuda (auto: CUDA with AMP and channels_last when present)

@@ -96,12 +96,14 @@ def robust_scores(truth: np.ndarray):
 
 
 def summarize(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray, *,
-              clean: np.ndarray | None = None, target: np.ndarray | None = None) -> dict:
+              clean: np.ndarray | None = None, target: np.ndarray | None = None,
+              names: tuple[str, ...] = NIH_LABELS) -> dict:
     """Every metric of :class:`~cxrbench.records.schema.MultiLabelRecord` for ``probs`` (``accuracy`` included).
 
     ``clean``: the same images' clean probabilities (MSE, BCE, ordinal loss and the code variant of
     k-accuracy are against them); ``target``: an attack's target vectors (MLACC and the ordinal loss
-    are then against the target instead of the ground truth / clean output).
+    are then against the target instead of the ground truth / clean output); ``names``: the labels of
+    the columns (a subset of the 14 when only some are scored, as across datasets).
     """
     predicted = probs >= thresholds
     reference = clean if target is None else target
@@ -113,7 +115,7 @@ def summarize(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray, *,
            "images_with_finding": k["1"].images,
            "k_accuracy_paper": {str(k): k_accuracy_paper(probs, labels, k) for k in KS},
            "macro_auc": macro_auc(probs, labels),
-           "per_label_auc": dict(zip(NIH_LABELS, per_label_auc(probs, labels).tolist())),
+           "per_label_auc": dict(zip(names, per_label_auc(probs, labels).tolist(), strict=True)),
            "mlacc": findings_mlacc if target is None else mlacc(predicted, target >= 0.5),
            "k_consistency": {}, "mse": float("nan"), "bce": float("nan"), "ordinal": float("nan")}
     if clean is not None:

@@ -3,6 +3,7 @@
 One registry line per protocol; the run kit beneath them imports none, and none imports another.
 """
 from cxrbench.protocols.base import Plan, Protocol, RenderRequest, get_protocol, list_protocols, register_protocol
+from cxrbench.protocols.crossdata.protocol import CrossDataProtocol
 from cxrbench.protocols.multilabel.protocol import MultiLabelProtocol
 from cxrbench.protocols.paper.protocol import PaperProtocol
 from cxrbench.protocols.robust.protocol import RobustProtocol
@@ -12,5 +13,6 @@ register_protocol(PaperProtocol())
 register_protocol(RobustProtocol())
 register_protocol(MultiLabelProtocol())
 register_protocol(StudiesProtocol())
+register_protocol(CrossDataProtocol())
 
 __all__ = ["Plan", "Protocol", "RenderRequest", "get_protocol", "list_protocols", "register_protocol"]
