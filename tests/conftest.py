@@ -27,8 +27,12 @@ if WORKERS > 1:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: one worker per core, at most 4 (each holds a few real timm networks in memory)."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """``-n auto``: one worker per core and one more, at most 4 (each holds real timm networks in memory).
+
+    The extra worker fills the core a worker leaves idle while it waits on the processes its test
+    started (the CLI, Slurm jobs); measured on 2 cores in docs/measurements.md.
+    """
+    return max(1, min(4, (os.cpu_count() or 1) + 1))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -43,9 +47,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(group))
 
 #: Overrides that shrink the phantom pipeline to seconds (NASNet accepts 32 px, IRv2 needs 75). Precise BN
-#: runs on one batch, not the quick recipe's 20: with 2 training steps its 20 batches were most of the cost.
+#: runs on one batch, not the quick recipe's 20, and once, at the end: with 2 training steps the 20 batches
+#: and a second validation with its checkpoint writes were most of the cost.
 TINY = ["data.n_train=24", "data.n_val=12", "data.n_test=10", "data.test_positives=4",
-        "train.max_steps=2", "train.eval_every=1", "train.batch_size=4", "train.eval_batch_size=16",
+        "train.max_steps=2", "train.eval_every=2", "train.batch_size=4", "train.eval_batch_size=16",
         "train.bn_recalibration_batches=1", "progress=false"]
 
 

@@ -113,7 +113,7 @@ def test_pgd_at_recalibrates_on_adversarial_batches_and_keeps_the_most_robust_ch
     from cxrbench.data.build import build_data
     from cxrbench.training import loop
 
-    cfg = compose_config(TINY + ["train=adversarial", "train.input_size=75", "train.max_steps=3",
+    cfg = compose_config(TINY + ["train=adversarial", "train.input_size=75", "train.max_steps=3", "train.eval_every=1",
                                  "train.bn_recalibration_batches=2"], tmp_path)
     data = build_data(create_data_source(cfg.data, ROOT), 75, tmp_path / "cache", progress=False)
     eps, shifts, real = cfg.train.adversary.epsilon, [], loop.recalibrate_batchnorm

@@ -1,5 +1,6 @@
 """Every attack cell says what it measured: one image space, its own clean figure, its full configuration."""
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +44,31 @@ def _check_unfooled_cells_equal_clean(results: Path, n_attacked: int) -> None:
             assert (record["accuracy"], record["auc"]) == (whole["accuracy"], whole["auc"])
 
 
-@pytest.mark.parametrize("images", [10, 6])
-def test_a_cell_where_nothing_was_fooled_equals_the_clean_figure_of_its_images(tmp_path, images):
-    overrides = TINY + [f"paths.results_dir={tmp_path / 'results'}", f"paths.cache_dir={tmp_path / 'cache'}",
+def _unfooled_run(tmp: Path, images: int) -> Path:
+    overrides = TINY + [f"paths.results_dir={tmp / 'results'}", f"paths.cache_dir={tmp / 'cache'}",
                         "experiment=quick", "train.input_size=75"]
     overrides += [o.format(profile="quick", images=images) for o in UNFOOLING_FGSM]
     reproduce(overrides, CONFIGS, ROOT, log=lambda *_: None, render=False)
-    _check_unfooled_cells_equal_clean(tmp_path / "results", images)
+    return tmp / "results"
+
+
+@pytest.fixture(scope="module")
+def all_test_images(tmp_path_factory) -> Path:
+    """The unfooling grid on all 10 test images; its checkpoints and cache serve the subset's run too."""
+    return _unfooled_run(tmp_path_factory.mktemp("unfooled"), 10)
+
+
+def test_a_cell_where_nothing_was_fooled_equals_the_clean_figure_of_all_its_images(all_test_images):
+    _check_unfooled_cells_equal_clean(all_test_images, 10)
+
+
+def test_a_cell_where_nothing_was_fooled_equals_the_clean_figure_of_its_subset(all_test_images, tmp_path):
+    # The same trained pair (copied checkpoints: only the crafting and evaluation run again) on 6 of the images.
+    shutil.copytree(all_test_images / "checkpoints", tmp_path / "results" / "checkpoints")
+    shutil.copytree(all_test_images.parent / "cache", tmp_path / "cache")
+    results = _unfooled_run(tmp_path, 6)
+    assert all(c["training"]["reused"] for c in _records(results)[0].values())
+    _check_unfooled_cells_equal_clean(results, 6)
 
 
 def test_paper_recipe_shares_one_image_space_between_299_and_331_px_models():

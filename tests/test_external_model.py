@@ -27,7 +27,7 @@ def _sha(path: Path) -> str:
 
 def test_a_torchscript_model_is_target_and_transfer_source_of_the_attack_command_and_the_api_agrees(tmp_path):
     script = torchscript_file(tmp_path / "tiny.pt")
-    attack = ["attack=fgsm", "attack.quick.images=6", "grid.models=[external,nasnet]"]
+    attack = ["attack=fgsm", "attack.quick.images=6", "++attack.quick.steps=20", "grid.models=[external,nasnet]"]
     proc = run_cli(*run_overrides(tmp_path, *attack, *TINY_CNN, f"model.path={script}"), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = tmp_path / "results"
@@ -54,7 +54,7 @@ def test_a_torchscript_model_is_target_and_transfer_source_of_the_attack_command
 
 def test_a_torchxrayvision_state_dict_runs_the_attack_command_with_its_calibration_switched_off(tmp_path):
     path, thresholds = xrv_state_dict(tmp_path / "xrv.pt")
-    proc = run_cli(*run_overrides(tmp_path, "attack=fgsm", "attack.quick.images=4", "grid.models=[external]", *XRV,
+    proc = run_cli(*run_overrides(tmp_path, "attack=fgsm", "attack.quick.images=4", "++attack.quick.steps=20", "grid.models=[external]", *XRV,
                                   f"model.path={path}"), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (record,) = records_under(tmp_path / "results", "attack")

@@ -30,7 +30,7 @@ def test_a_training_is_held_in_the_plan_once_the_run_has_trained_it_under_the_sa
 
 
 def test_the_plan_prices_what_is_to_do_at_the_stated_rates_and_scales_other_sizes_by_pixels(tiny_overrides, tmp_path):
-    cfg = compose_config(tiny_overrides + ["model=nasnet", "train.input_size=32"])
+    cfg = compose_config(tiny_overrides + ["model=nasnet", "train.input_size=32", "train.eval_every=1"])
     plan = single_plan(cfg, root=ROOT)
     (load,) = plan.work[0].loads
     # 2 steps x 4 images forward-and-backward; forward: 2 validations of 12 images, before each the

@@ -23,8 +23,8 @@ from test_store_integrity import measured
 #: protocol -> (script, overrides, what marks one finished cell, how many there are)
 PROTOCOLS = {
     "paper": ("run.py", ["model=irv2", "train.input_size=75", "grid.models=[irv2]", "attack=contrast_reduction",
-                         "++attack.quick.images=10", "++attack.quick.steps=40", "attack.chunk_size=2"],
-              "adversarial/*/part-*.parquet", 5),
+                         "++attack.quick.images=6", "++attack.quick.steps=20", "attack.chunk_size=2"],
+              "adversarial/*/part-*.parquet", 3),
     "robust": ("run.py", ["experiment=robust_quick", "train.input_size=75", "robust.variants={quick:[irv2],adversarial:[]}",
                              "grid.poolings=[max]", "robust.epsilons=[1,2,4,8]", "robust.iterations=2",
                              "robust.images=6", "robust.attacks=[pgd]"],
