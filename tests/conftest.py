@@ -27,12 +27,12 @@ if WORKERS > 1:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: one worker per core and one more, at most 4 (each holds real timm networks in memory).
+    """``-n auto``: one worker per core and two more, at most 4 (each holds real timm networks in memory).
 
-    The extra worker fills the core a worker leaves idle while it waits on the processes its test
-    started (the CLI, Slurm jobs); measured on 2 cores in docs/measurements.md.
+    The extra workers fill the cores a worker leaves idle while it waits on the processes its test
+    started (the CLI, Slurm jobs); on 2 cores 4 workers took 11:31, 3 took 12:49 (docs/measurements.md).
     """
-    return max(1, min(4, (os.cpu_count() or 1) + 1))
+    return max(1, min(4, (os.cpu_count() or 1) + 2))
 
 
 @pytest.hookimpl(tryfirst=True)
