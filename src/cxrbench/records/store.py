@@ -65,10 +65,13 @@ def newest_per_cell(records: list[dict], fields: tuple[str, ...], *, data: str |
     sources = sorted({r["data"]["source"] for r in records})
     if data is None and len(sources) > 1:
         raise ConfigError(f"the {what} records hold data sources {sources}; choose one with --data")
+    return newest([r for r in records if data is None or r["data"]["source"] == data], fields)
+
+
+def newest(records: list[dict], fields: tuple[str, ...]) -> dict[tuple, dict]:
+    """The newest record of every cell (records equal in ``fields``, :func:`cell_key`), whatever their data."""
     chosen: dict[tuple, dict] = {}
     for r in records:
-        if data is not None and r["data"]["source"] != data:
-            continue
         key = cell_key(r, fields)
         if key not in chosen or (created_at(r), r["_file"]) > (created_at(chosen[key]), chosen[key]["_file"]):
             chosen[key] = r

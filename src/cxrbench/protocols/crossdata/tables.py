@@ -17,7 +17,7 @@ import pandas as pd
 
 from cxrbench.data.labels import NIH_LABELS
 from cxrbench.models import get_model_spec
-from cxrbench.records.store import created_at, load_records
+from cxrbench.records.store import load_records, newest
 from cxrbench.reporting.table_format import csv_text, fmt, write_table, write_texts
 
 #: What one cell is; a rerun of it replaces the older record.
@@ -46,11 +46,8 @@ def _row(r: dict) -> dict:
 
 def crossdata_cells(results_dir: Path) -> pd.DataFrame:
     """One line per cross-dataset cell (the newest record of each) with its clean and attacked figures."""
-    chosen: dict[tuple, dict] = {}
-    for r in load_records(Path(results_dir) / "records", kinds=("crossdata",)):
-        key = tuple(r[name] for name in _CELL)
-        if key not in chosen or (created_at(r), r["_file"]) > (created_at(chosen[key]), chosen[key]["_file"]):
-            chosen[key] = r
+    # Every data source at once: a cell's record carries its test data, and the table spans datasets.
+    chosen = newest(load_records(Path(results_dir) / "records", kinds=("crossdata",)), _CELL)
     return pd.DataFrame([_row(r) for r in chosen.values()])
 
 
