@@ -1,6 +1,9 @@
 """Shared test helpers: compose the real Hydra config, then shrink it."""
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import subprocess
 import sys
@@ -8,7 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.core.global_hydra import GlobalHydra
 
+from cxrbench.app import cli
 from cxrbench.kit.compose import compose_job, config_groups
 from cxrbench.kit.config import RunConfig, validate
 from cxrbench.protocols import get_protocol
@@ -66,10 +71,34 @@ def compose_config(overrides: list[str], tmp: Path | None = None) -> RunConfig:
     return run
 
 
-def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run ``scripts/run.py`` in a subprocess, as a user would."""
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+def run_cli(*args: str, timeout: int = 300, process: bool = False) -> subprocess.CompletedProcess:
+    """The one entry with ``args``, as a user runs it; its exit code, standard output and error.
+
+    By default in this process through the console script (``cxrbench run``: the preflight and the Hydra
+    job of ``scripts/run.py``), which spares each call the ~9 s a fresh interpreter spends importing torch,
+    timm and the rest. ``process=True`` runs ``scripts/run.py`` in a subprocess (``timeout`` applies
+    there), for what only a process shows: its exit status and everything that reaches the terminal.
+    """
+    if process:
+        return subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), *args], capture_output=True,
+                              text=True, timeout=timeout, cwd=ROOT)
+    out, err, argv, cwd = io.StringIO(), io.StringIO(), sys.argv[:], os.getcwd()
+    root_logger = logging.getLogger()
+    handlers, level = root_logger.handlers[:], root_logger.level
+    try:
+        os.chdir(ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(["run", *args])
+            except SystemExit as exc:  # the Hydra job exits 2 on bad input, as the script does
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        # Hydra leaves its job's logging, its global state and sys.argv behind; the next test starts clean.
+        GlobalHydra.instance().clear()
+        root_logger.handlers[:], root_logger.level = handlers, level
+        sys.argv[:] = argv
+        os.chdir(cwd)
+    return subprocess.CompletedProcess(["cxrbench", "run", *args], code, out.getvalue(), err.getvalue())
 
 
 def error_lines(proc: subprocess.CompletedProcess) -> list[str]:

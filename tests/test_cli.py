@@ -31,7 +31,10 @@ def _assert_one_error(proc, *fragments: str) -> str:
 
 
 def test_unknown_model_lists_valid_choices():
-    _assert_one_error(run_cli("model=resnet9"), "unknown model 'resnet9'", "irv2, nasnet")
+    # In a process of its own, as typed: the one line and the exit status are all that reach the terminal.
+    proc = run_cli("model=resnet9", process=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [_assert_one_error(proc, "unknown model 'resnet9'", "irv2, nasnet")]
 
 
 def test_misspelt_key_names_it_and_lists_valid_keys():

@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
-from conftest import CONFIGS, ROOT, compose_config
+from conftest import CONFIGS, compose_config, run_cli
 
+from cxrbench.app import cli
 from cxrbench.app.run import single_plan
 from cxrbench.protocols import get_protocol, list_protocols
 
@@ -32,9 +33,8 @@ def test_every_protocol_has_an_experiment():
 
 
 def test_the_one_entry_plans_an_experiment_without_running_it(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), "experiment=quick", "plan_only=true",
-                           "grid.attacks=[fgsm,pgd]", "grid.poolings=[max]", f"paths.results_dir={tmp_path / 'r'}"],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    proc = run_cli("experiment=quick", "plan_only=true", "grid.attacks=[fgsm,pgd]", "grid.poolings=[max]",
+                   f"paths.results_dir={tmp_path / 'r'}")
     assert proc.returncode == 0, proc.stderr
     assert "plan (paper): 2 items" in proc.stdout
     assert "seed 0 max fgsm: crafted on and tested on irv2, nasnet" in proc.stdout
@@ -47,13 +47,14 @@ def _console(*args: str, tmp_path) -> subprocess.CompletedProcess:
                           timeout=300, cwd=tmp_path)
 
 
-def test_the_console_script_lists_plans_and_refuses_what_it_does_not_know(tmp_path):
-    listed = _console("protocols", tmp_path=tmp_path)
-    assert listed.returncode == 0 and [line.split()[0] for line in listed.stdout.splitlines()] == list_protocols()
+def test_the_console_script_lists_plans_and_refuses_what_it_does_not_know(tmp_path, capsys):
+    # One call as its own process (the installed entry); the rest through the same main in this process.
     planned = _console("run", "experiment=robust_quick", "plan_only=true", f"paths.results_dir={tmp_path / 'r'}",
                        tmp_path=tmp_path)
     assert planned.returncode == 0, planned.stderr
     assert "plan (robust): 3 items" in planned.stdout and "irv2/max seed 0 (quick recipe, pgd-at)" in planned.stdout
-    wrong = _console("run", "experiment=robust_quick", "robust.attacks=[pgd,fgsm]", tmp_path=tmp_path)
-    assert wrong.returncode == 2 and "error: robust.attacks: 'fgsm' has no fixed-ε run" in wrong.stderr
-    assert _console("bogus", tmp_path=tmp_path).returncode == 2
+    assert cli.main(["protocols"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == list_protocols()
+    assert cli.main(["run", "experiment=robust_quick", "robust.attacks=[pgd,fgsm]"]) == 2
+    assert "error: robust.attacks: 'fgsm' has no fixed-ε run" in capsys.readouterr().err
+    assert cli.main(["bogus"]) == 2 and "cxrbench run" in capsys.readouterr().out

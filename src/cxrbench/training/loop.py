@@ -50,7 +50,7 @@ def fit(model: CXRClassifier, data: DataBundle, cfg: TrainConfig, run_dir: Path,
         log: Callable[[str], None] = print) -> FitResult:
     """Train ``model`` on ``data.train``; evaluate on ``data.val`` every ``eval_every`` steps.
 
-    ``run_dir/last.pt`` is written at each evaluation, and at the step where a SIGTERM arrives
+    ``run_dir/last.pt`` is written at each evaluation before the last step, and at the step where a SIGTERM arrives
     (:mod:`cxrbench.training.interrupt`), so an interrupted or requeued run resumes from there
     (``log`` says at which step); ``run_dir/best.pt`` holds the weights with the best validation AUC
     (the task's: ROC-AUC for the binary task, macro ROC-AUC over the labels for the multi-label
@@ -135,7 +135,8 @@ def fit(model: CXRClassifier, data: DataBundle, cfg: TrainConfig, run_dir: Path,
                 if score > best_score or best_step < 0:
                     best_score, best_auc, best_step = score, metrics["auc"], step
                     save_checkpoint(run_dir / "best.pt", model, step=step, val={**metrics, **entry})
-                save_resume_point()
+                if step < total:  # at the last step the run is over: a resume point (3x the weights) would be unused
+                    save_resume_point()
                 model.train()
             if sigterm.pending:
                 save_resume_point()
