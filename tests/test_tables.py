@@ -399,8 +399,8 @@ def test_report_script_renders_the_tables(results, capsys):
     assert script.main(["--results", str(results), "--resamples", "100", "--data", "blobs", "--tables-only"]) == 0
     assert (results / "tables" / "seed0" / "table2_blackbox.tex").stat().st_size > 0
     # 22 of Tables 1-2, 17 of the transfer matrices (two attacks: accuracy and AUC in 3 formats, a heat map
-    # in 2, per attack; and the long CSV)
-    assert re.search(r"tables: 39 files in .* \(seed0\)", capsys.readouterr().out)
+    # in 2, per attack; and the long CSV), 3 of the clean baseline (one table in 3 formats)
+    assert re.search(r"tables: 42 files in .* \(seed0\)", capsys.readouterr().out)
     assert len(list((results / "tables" / "transfer").glob("*-accuracy.csv"))) == 2
     capsys.readouterr()
     assert script.main(["--results", str(results), "--data", "phantom", "--tables-only"]) == 2  # filtered out

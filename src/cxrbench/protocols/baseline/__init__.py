@@ -1,0 +1,1 @@
+"""The clean baseline: test accuracy and ROC-AUC of every model of the grid, with bootstrap intervals."""
