@@ -15,6 +15,7 @@ from cxrbench.protocols.baseline.table import render_baseline
 class BaselineProtocol(Protocol):
     name = "baseline"
     title = "clean baseline: test accuracy and ROC-AUC of every model of the grid, with bootstrap intervals"
+    settings = "grid"  # grid.models x grid.poolings (x seeds): no settings group of its own
     runner = staticmethod(run_baseline)
     reporter = staticmethod(format_report)
 
