@@ -314,7 +314,7 @@ class RunConfig:
     attack: Optional[AttackConfig] = None            # attack=<name>: craft, then white-box and black-box evaluation
     seed: int = 0
     seeds: Optional[List[int]] = None   # seeds=[0,1,2]: a protocol's experiment once per seed (None: [seed])
-    protocol: Optional[str] = None      # set by an experiment: paper | robust | multilabel | studies | crossdata; None: one run
+    protocol: Optional[str] = None      # set by an experiment: a registered protocol (cxrbench protocols); None: one run
     plan_only: bool = False             # list what the run would train, craft and measure, then stop
     throughput: Optional[str] = None    # a plan's rate file (images/s per network); None: results/throughput.json
     device: str = "auto"                # auto | cpu | cuda (auto: CUDA with AMP and channels_last when present)

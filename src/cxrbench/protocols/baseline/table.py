@@ -13,7 +13,7 @@ from typing import Callable
 import pandas as pd
 
 from cxrbench.io import read_table
-from cxrbench.records.store import load_records, newest
+from cxrbench.records.store import load_records, newest_per_cell
 from cxrbench.reporting.bootstrap import bootstrap_metrics
 from cxrbench.reporting.labels import variant_label
 from cxrbench.reporting.matrix import model_order
@@ -47,15 +47,16 @@ def _row(results: Path, record: dict, resamples: int) -> dict:
 def render_baseline(results: Path, *, data: str | None = None, resamples: int = 1000,
                     log: Callable[[str], None] = print) -> dict[str, Path]:
     """``tables/baseline/clean-<source>.{md,csv,tex}`` from the clean records under ``results``; name -> file."""
-    records = [r for r in load_records(results / "records", kinds=("clean",))
-               if data is None or r["data"]["source"] == data]
-    chosen = list(newest(records, CELL).values())
-    order = model_order(r["model"] for r in chosen)
+    records = load_records(results / "records", kinds=("clean",))
+    sources = sorted({r["data"]["source"] for r in records}) if data is None else [data]
     outputs: dict[str, Path] = {}
-    for source in sorted({r["data"]["source"] for r in chosen}):
-        rows = sorted((r for r in chosen if r["data"]["source"] == source),
-                      key=lambda r: (_recipe(r), r["regime"], r["pooling"], order.index(r["model"]),
-                                     r["seed"], r["model_key"]))
+    for source in sources:
+        chosen = newest_per_cell(records, CELL, data=source, what="clean").values()
+        if not chosen:
+            continue
+        order = model_order(r["model"] for r in chosen)
+        rows = sorted(chosen, key=lambda r: (_recipe(r), r["regime"], r["pooling"], order.index(r["model"]),
+                                             r["seed"], r["model_key"]))
         frame = pd.DataFrame([_row(results, r, resamples) for r in rows])
         notes = [f"Data: {source}; each row the newest clean record of one trained model, over its whole test split.",
                  "Accuracy: finding iff P(finding) > 0.5. Intervals: percentile bootstrap, stratified by label, "
